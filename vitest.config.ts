@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Pulumi's mock runtime is process-global state: one test file per worker, files in parallel.
+    pool: "forks",
+    fileParallelism: true,
+  },
+});
