@@ -5,11 +5,13 @@
  * holds: strings (the CLI stores every value as a string), or YAML values from a stack file read
  * directly. Lists may come as JSON strings (`'["10.0.0.0/8"]'`) or YAML lists.
  */
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import {
   DEFAULT_APP_NAME,
   DEFAULT_APP_PORT,
   DEFAULT_ECHO_IMAGE,
+  DEFAULT_PREFIXES,
   INGRESS_TCP_PORT,
   ISTIO_NETWORKING_API_VERSIONS,
   PROJECT_NAME,
@@ -72,6 +74,31 @@ function boolean(fallback: boolean) {
   return z.preprocess(toBoolean, z.boolean({ error: "must be true or false" })).default(fallback);
 }
 
+/**
+ * An optional key. `Pulumi.yaml` declares it with `default: ""` (the CLI treats a declared key
+ * without a default as required), so the empty string means "not set".
+ */
+function unset<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+}
+
+/** True for kubeconfig text (YAML with a `clusters` list), false for e.g. a file path. */
+function isKubeconfigDocument(text: string): boolean {
+  try {
+    const document = parseYaml(text) as { clusters?: unknown } | null;
+    return typeof document === "object" && document !== null && Array.isArray(document.clusters);
+  } catch {
+    return false;
+  }
+}
+
+const KUBECONFIG_ALLOWED =
+  "must be the text of a kubeconfig (YAML with clusters:), not a path; set it with: pulumi config set --secret <key> < kubeconfig.yaml";
+
+function kubeconfigDocument() {
+  return z.string({ error: KUBECONFIG_ALLOWED }).refine(isKubeconfigDocument, KUBECONFIG_ALLOWED);
+}
+
 function matching(pattern: RegExp, allowed: string) {
   const message = `must be ${allowed}`;
   return z.string({ error: message }).regex(pattern, message);
@@ -108,9 +135,9 @@ const configShape = {
   /** Image of version v2. @default "docker.io/istio/tcp-echo-server:1.1" */
   imageV2: matching(IMAGE_REF, IMAGE_ALLOWED).default(DEFAULT_ECHO_IMAGE),
   /** Reply prefix of v1 (tcp-echo's second argument). @default "one" */
-  prefixV1: matching(PREFIX, PREFIX_ALLOWED).default("one"),
+  prefixV1: matching(PREFIX, PREFIX_ALLOWED).default(DEFAULT_PREFIXES.v1),
   /** Reply prefix of v2. @default "two" */
-  prefixV2: matching(PREFIX, PREFIX_ALLOWED).default("two"),
+  prefixV2: matching(PREFIX, PREFIX_ALLOWED).default(DEFAULT_PREFIXES.v2),
   /** Pods per version. @default 1 */
   replicas: integer(1, 50, 1),
   /** Add a PodDisruptionBudget (maxUnavailable 1) per version; needs replicas >= 2. @default false */
@@ -134,22 +161,25 @@ const configShape = {
    */
   clb: oneOf(CLB_SOURCES, "create"),
   /** Id of an existing CLB to reuse (`lb-...`); only with `clb: reuse`. */
-  clbId: matching(/^lb-[a-z0-9]+$/, "a CLB id such as lb-2zeabc123").optional(),
+  clbId: unset(matching(/^lb-[a-z0-9]+$/, "a CLB id such as lb-2zeabc123")),
   /** CLB address type. @default "internet" */
   clbAddressType: oneOf(["internet", "intranet"] as const, "internet"),
   /** VSwitch of an intranet CLB that this stack creates (`vsw-...`). */
-  clbVswitchId: matching(/^vsw-[a-z0-9]+$/, "a vSwitch id such as vsw-2zeabc123").optional(),
+  clbVswitchId: unset(matching(/^vsw-[a-z0-9]+$/, "a vSwitch id such as vsw-2zeabc123")),
   /** CLB billing: pay by capacity units or by a fixed spec. @default "PayByCLCU" */
   clbInstanceChargeType: oneOf(["PayByCLCU", "PayBySpec"] as const, "PayByCLCU"),
   /** CLB spec, only with `clbInstanceChargeType: PayBySpec` (e.g. slb.s1.small). */
-  clbSpec: matching(/^slb\.s[0-9]\.[a-z0-9]+$/, "a CLB spec such as slb.s1.small").optional(),
+  clbSpec: unset(matching(/^slb\.s[0-9]\.[a-z0-9]+$/, "a CLB spec such as slb.s1.small")),
   /** Internet traffic billing. @default "paybytraffic" */
   clbInternetChargeType: oneOf(["paybytraffic", "paybybandwidth"] as const, "paybytraffic"),
   /** Peak bandwidth in Mbit/s; only with `clbInternetChargeType: paybybandwidth`. */
-  clbBandwidth: integerRange(1, 5120).optional(),
+  clbBandwidth: unset(integerRange(1, 5120)),
   /** Protect the CLB from deletion. @default false */
   clbDeleteProtection: boolean(false),
-  /** Source CIDRs allowed to reach the ingress port (CLB access-control whitelist). @default [] */
+  /**
+   * Source CIDRs allowed to reach the ingress port (CLB access-control whitelist); needs `clb`
+   * create or reuse. @default []
+   */
   allowedCidrs: z
     .preprocess(
       toList,
@@ -159,35 +189,35 @@ const configShape = {
     )
     .default([]),
   /** ACK cluster id (data plane); also the cluster ASM deploys the ingress gateway to. */
-  clusterId: matching(/^c[a-z0-9]{10,}$/, "an ACK cluster id such as c1234567890abcdef").optional(),
+  clusterId: unset(matching(/^c[a-z0-9]{10,}$/, "an ACK cluster id such as c1234567890abcdef")),
   /** Kubeconfig of the ACK data-plane cluster (secret); default: from `clusterId`. */
-  kubeconfig: z
-    .string({ error: "must be a kubeconfig document" })
-    .min(1, "must be a kubeconfig document")
-    .optional(),
+  kubeconfig: unset(kubeconfigDocument()),
   /** ASM instance id; its control-plane kubeconfig is read through the Alibaba Cloud API. */
-  meshId: matching(/^c[a-z0-9]{10,}$/, "an ASM instance id such as c0123456789abcdef").optional(),
+  meshId: unset(matching(/^c[a-z0-9]{10,}$/, "an ASM instance id such as c0123456789abcdef")),
   /** Kubeconfig of the ASM control plane (secret); default: from `meshId`. */
-  meshKubeconfig: z
-    .string({ error: "must be a kubeconfig document" })
-    .min(1, "must be a kubeconfig document")
-    .optional(),
+  meshKubeconfig: unset(kubeconfigDocument()),
   /** Image of the bundled gateway (standalone mode). */
-  gatewayImage: matching(IMAGE_REF, IMAGE_ALLOWED).optional(),
+  gatewayImage: unset(matching(IMAGE_REF, IMAGE_ALLOWED)),
   /** Build `gateway/` and push it to `gatewayImage` during `pulumi up` (standalone mode). @default false */
   gatewayBuild: boolean(false),
   /** Registry user for `gatewayBuild`. */
-  registryUsername: z
-    .string({ error: "must be a non-empty string" })
-    .min(1, "must be a non-empty string")
-    .optional(),
+  registryUsername: unset(
+    z.string({ error: "must be a non-empty string" }).min(1, "must be a non-empty string"),
+  ),
   /** Registry password for `gatewayBuild` (secret). */
-  registryPassword: z
-    .string({ error: "must be a non-empty string" })
-    .min(1, "must be a non-empty string")
-    .optional(),
+  registryPassword: unset(
+    z.string({ error: "must be a non-empty string" }).min(1, "must be a non-empty string"),
+  ),
   /** How the bundled gateway picks a version per connection. @default "smooth" */
   gatewayBalance: oneOf(GATEWAY_BALANCES, "smooth"),
+  /** CPU request per ingress gateway pod (ASM IstioGateway or the bundled gateway). @default "100m" */
+  gatewayCpuRequest: matching(QUANTITY, QUANTITY_ALLOWED).default("100m"),
+  /** Memory request per ingress gateway pod. @default "128Mi" */
+  gatewayMemoryRequest: matching(QUANTITY, QUANTITY_ALLOWED).default("128Mi"),
+  /** CPU limit per ingress gateway pod. @default "1" */
+  gatewayCpuLimit: matching(QUANTITY, QUANTITY_ALLOWED).default("1"),
+  /** Memory limit per ingress gateway pod. @default "512Mi" */
+  gatewayMemoryLimit: matching(QUANTITY, QUANTITY_ALLOWED).default("512Mi"),
 };
 
 /** The schema: the keys above plus the rules that tie keys together. */
@@ -206,6 +236,8 @@ export const configSchema = z
       problem("clbSpec", "is only allowed when clbInstanceChargeType is PayBySpec");
     if (config.clbBandwidth !== undefined && config.clbInternetChargeType !== "paybybandwidth")
       problem("clbBandwidth", "is only allowed when clbInternetChargeType is paybybandwidth");
+    if (config.allowedCidrs.length > 0 && config.clb === "controller")
+      problem("allowedCidrs", "needs clb create or reuse (this stack creates the CLB access list)");
     if (config.podDisruptionBudget && config.replicas < 2)
       problem("podDisruptionBudget", "needs replicas of 2 or more (1 replica would block drains)");
     if (config.ingressPort === config.appPort && config.mode === "standalone")
@@ -230,17 +262,24 @@ export const SECRET_KEYS = ["kubeconfig", "meshKubeconfig", "registryPassword"] 
 /** Every config key, in schema order. */
 export const CONFIG_KEYS = Object.keys(configShape) as (keyof TcpShiftConfig)[];
 
-function showValue(key: string, value: unknown): string {
+function showValue(key: string, value: unknown, secretKeys: readonly string[]): string {
   if (value === undefined) return "(unset)";
-  if ((SECRET_KEYS as readonly string[]).includes(key)) return "[secret]";
+  if ((SECRET_KEYS as readonly string[]).includes(key) || secretKeys.includes(key))
+    return "[secret]";
   return JSON.stringify(value);
 }
 
 /**
  * Validate raw config. Throws one `UserError` (code `E_CONFIG`) whose message lists every bad
  * key, the value given and what is allowed; `source` names the file or stack in that message.
+ * Values of `SECRET_KEYS` and of `secretKeys` (e.g. a mistyped key set with `--secret`) are
+ * never shown.
  */
-export function parseConfig(raw: Record<string, unknown>, source = "stack config"): TcpShiftConfig {
+export function parseConfig(
+  raw: Record<string, unknown>,
+  source = "stack config",
+  secretKeys: readonly string[] = [],
+): TcpShiftConfig {
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
   const lines = new Set<string>();
@@ -248,13 +287,13 @@ export function parseConfig(raw: Record<string, unknown>, source = "stack config
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
         lines.add(
-          `${PROJECT_NAME}:${key} = ${showValue(key, raw[key])}: unknown key; known keys are ${CONFIG_KEYS.join(", ")}`,
+          `${PROJECT_NAME}:${key} = ${showValue(key, raw[key], secretKeys)}: unknown key; known keys are ${CONFIG_KEYS.join(", ")}`,
         );
       }
       continue;
     }
     const key = String(issue.path[0] ?? "");
-    lines.add(`${PROJECT_NAME}:${key} = ${showValue(key, raw[key])}: ${issue.message}`);
+    lines.add(`${PROJECT_NAME}:${key} = ${showValue(key, raw[key], secretKeys)}: ${issue.message}`);
   }
   throw new UserError(
     CONFIG_ERROR_CODE,

@@ -17,6 +17,9 @@ export const TCP_PORT_NAME = "tcp";
 /** The upstream tcp-echo image the ASM tutorial deploys. */
 export const DEFAULT_ECHO_IMAGE = "docker.io/istio/tcp-echo-server:1.1";
 
+/** Reply prefixes of the tutorial's versions (tcp-echo's second argument). */
+export const DEFAULT_PREFIXES = { v1: "one", v2: "two" } as const;
+
 /** The two versions traffic shifts between, in order. */
 export const VERSIONS = ["v1", "v2"] as const;
 export type Version = (typeof VERSIONS)[number];
@@ -57,3 +60,36 @@ export const GATEWAY_ADMIN_PORT = 9901;
 /** Where the standalone gateway reads its route file (a mounted ConfigMap). */
 export const GATEWAY_ROUTES_DIR = "/etc/tcp-shift";
 export const GATEWAY_ROUTES_FILE = "routes.yaml";
+
+/** Annotation keys on a LoadBalancer Service that the ACK cloud controller turns into a CLB. */
+export const CLB_ANNOTATIONS = {
+  /** Reuse this CLB instead of creating one. */
+  id: `${CLB_ANNOTATION_PREFIX}id`,
+  /** Let the controller create or overwrite listeners on a reused CLB. */
+  forceOverrideListeners: `${CLB_ANNOTATION_PREFIX}force-override-listeners`,
+  addressType: `${CLB_ANNOTATION_PREFIX}address-type`,
+  chargeType: `${CLB_ANNOTATION_PREFIX}charge-type`,
+  instanceChargeType: `${CLB_ANNOTATION_PREFIX}instance-charge-type`,
+  spec: `${CLB_ANNOTATION_PREFIX}spec`,
+  bandwidth: `${CLB_ANNOTATION_PREFIX}bandwidth`,
+  vswitchId: `${CLB_ANNOTATION_PREFIX}vswitch-id`,
+  aclStatus: `${CLB_ANNOTATION_PREFIX}acl-status`,
+  aclId: `${CLB_ANNOTATION_PREFIX}acl-id`,
+  aclType: `${CLB_ANNOTATION_PREFIX}acl-type`,
+} as const;
+
+/** Numeric non-root user and group of every pod this project runs ("restricted" PSS). */
+export const NON_ROOT_UID = 65532;
+
+/** Kubernetes provider of the ACK data-plane cluster (the only cluster in istio/standalone mode). */
+export const DATA_PLANE_PROVIDER_NAME = "data-plane";
+/** Kubernetes provider of the ASM control plane (asm mode only). */
+export const MESH_PROVIDER_NAME = "mesh";
+
+/** Name of the admin port on the standalone gateway container. */
+export const GATEWAY_ADMIN_PORT_NAME = "admin";
+/** Admin endpoints the standalone gateway's probes use. */
+export const GATEWAY_LIVENESS_PATH = "/healthz";
+export const GATEWAY_READINESS_PATH = "/readyz";
+/** Where the gateway Dockerfile lives, relative to the build context (the repository root). */
+export const GATEWAY_DOCKERFILE = "gateway/Dockerfile";

@@ -1,0 +1,98 @@
+/**
+ * The two mesh ingresses as plain data. asm mode: ASM's `IstioGateway` (control plane), which
+ * makes ASM run `istio-ingressgateway` in the ACK cluster with the CLB annotations on its Service.
+ * istio mode: a dedicated LoadBalancer Service in istio-system selecting the ingress gateway pods,
+ * so Istio's own Service is left alone.
+ */
+import type { TcpShiftConfig } from "./config";
+import {
+  ASM_GATEWAY_API_VERSION,
+  ASM_GATEWAY_KIND,
+  ASM_GATEWAY_NAME,
+  INGRESS_GATEWAY_SELECTOR,
+  ISTIO_SYSTEM_NAMESPACE,
+  TCP_PORT_NAME,
+} from "./constants";
+import { objectNames } from "./objectNames";
+import { containerResources } from "./podSecurity";
+
+/** The config keys of the ASM ingress gateway. */
+export type AsmIngressConfig = Pick<
+  TcpShiftConfig,
+  | "ingressPort"
+  | "gatewayReplicas"
+  | "gatewayCpuRequest"
+  | "gatewayMemoryRequest"
+  | "gatewayCpuLimit"
+  | "gatewayMemoryLimit"
+> & {
+  /** ACK cluster ASM deploys the gateway to. */
+  clusterId: string;
+};
+
+/**
+ * ASM's `IstioGateway ingressgateway` in istio-system: port `ingressPort`, CLB annotations
+ * (`clbAnnotations`; the program passes them as an Output because the CLB id is one).
+ */
+export function asmIngressGateway<A = Record<string, string>>(
+  config: AsmIngressConfig,
+  serviceAnnotations: A,
+) {
+  return {
+    apiVersion: ASM_GATEWAY_API_VERSION,
+    kind: ASM_GATEWAY_KIND,
+    metadata: { name: ASM_GATEWAY_NAME, namespace: ISTIO_SYSTEM_NAMESPACE },
+    spec: {
+      gatewayType: "ingress",
+      clusterIds: [config.clusterId],
+      replicaCount: config.gatewayReplicas,
+      ports: [
+        {
+          name: TCP_PORT_NAME,
+          port: config.ingressPort,
+          targetPort: config.ingressPort,
+          protocol: "TCP",
+        },
+      ],
+      resources: containerResources({
+        cpuRequest: config.gatewayCpuRequest,
+        memoryRequest: config.gatewayMemoryRequest,
+        cpuLimit: config.gatewayCpuLimit,
+        memoryLimit: config.gatewayMemoryLimit,
+      }),
+      serviceType: "LoadBalancer",
+      serviceAnnotations,
+    },
+  };
+}
+
+/** Name of the Service ASM creates for `asmIngressGateway` (`istio-<name>`). */
+export const ASM_INGRESS_SERVICE_NAME = `istio-${ASM_GATEWAY_NAME}`;
+
+/** istio mode: a LoadBalancer Service on `ingressPort` in front of `istio: ingressgateway`. */
+export function istioIngressService<A = Record<string, string>>(
+  config: Pick<TcpShiftConfig, "appName" | "ingressPort">,
+  annotations: A,
+) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "Service" as const,
+    metadata: {
+      name: objectNames(config.appName).ingressService,
+      namespace: ISTIO_SYSTEM_NAMESPACE,
+      annotations,
+    },
+    spec: {
+      type: "LoadBalancer",
+      selector: { ...INGRESS_GATEWAY_SELECTOR },
+      ports: [
+        {
+          name: TCP_PORT_NAME,
+          port: config.ingressPort,
+          targetPort: config.ingressPort,
+          protocol: "TCP",
+        },
+      ],
+    },
+  };
+}
