@@ -60,6 +60,12 @@ export const GATEWAY_ADMIN_PORT = 9901;
 /** Where the standalone gateway reads its route file (a mounted ConfigMap). */
 export const GATEWAY_ROUTES_DIR = "/etc/tcp-shift";
 export const GATEWAY_ROUTES_FILE = "routes.yaml";
+/** First argument that makes the image's entrypoint run the gateway (see gateway/docker-entrypoint.sh). */
+export const GATEWAY_PROGRAM = "gateway";
+/** Seconds the standalone gateway lets open connections finish after SIGTERM. */
+export const GATEWAY_DRAIN_SECONDS = 25;
+/** Seconds a terminating gateway pod keeps accepting while endpoints are updated. */
+export const GATEWAY_PRE_STOP_SECONDS = 5;
 
 /** Annotation keys on a LoadBalancer Service that the ACK cloud controller turns into a CLB. */
 export const CLB_ANNOTATIONS = {
@@ -79,7 +85,7 @@ export const CLB_ANNOTATIONS = {
 } as const;
 
 /** Numeric non-root user and group of every pod this project runs ("restricted" PSS). */
-export const NON_ROOT_UID = 65532;
+export const NON_ROOT_UID = 65532; // also the USER of gateway/Dockerfile
 
 /** Kubernetes provider of the ACK data-plane cluster (the only cluster in istio/standalone mode). */
 export const DATA_PLANE_PROVIDER_NAME = "data-plane";

@@ -12,7 +12,10 @@ import {
   APP_LABEL,
   GATEWAY_ADMIN_PORT,
   GATEWAY_ADMIN_PORT_NAME,
+  GATEWAY_DRAIN_SECONDS,
   GATEWAY_LIVENESS_PATH,
+  GATEWAY_PRE_STOP_SECONDS,
+  GATEWAY_PROGRAM,
   GATEWAY_READINESS_PATH,
   GATEWAY_ROUTES_DIR,
   GATEWAY_ROUTES_FILE,
@@ -87,19 +90,29 @@ export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
         metadata: { labels },
         spec: {
           automountServiceAccountToken: false,
-          // Kubernetes' default grace period (30 s) covers the gateway's default drain (25 s).
+          // The kubelet waits preStop (endpoints catch up, new connections still accepted) plus
+          // the gateway's drain; the grace period covers both.
+          terminationGracePeriodSeconds: GATEWAY_PRE_STOP_SECONDS + GATEWAY_DRAIN_SECONDS + 5,
           securityContext: restrictedPodSecurityContext(),
           containers: [
             {
               name: names.gateway,
               image,
               imagePullPolicy: "IfNotPresent",
+              // The image's entrypoint picks the program from the first argument.
               args: [
+                GATEWAY_PROGRAM,
                 "--config",
                 `${GATEWAY_ROUTES_DIR}/${GATEWAY_ROUTES_FILE}`,
                 "--admin",
                 `0.0.0.0:${GATEWAY_ADMIN_PORT}`,
+                "--drain-seconds",
+                String(GATEWAY_DRAIN_SECONDS),
               ],
+              // Keep accepting while the Service's endpoints drop this pod, then drain.
+              lifecycle: {
+                preStop: { exec: { command: ["sleep", String(GATEWAY_PRE_STOP_SECONDS)] } },
+              },
               ports: [
                 { name: TCP_PORT_NAME, containerPort: config.ingressPort, protocol: "TCP" },
                 {

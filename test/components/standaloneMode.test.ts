@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
@@ -6,6 +8,7 @@ import {
   GATEWAY_ROUTES_DIR,
   GATEWAY_ROUTES_FILE,
 } from "../../components/constants";
+import { parseGatewayArgs } from "../../gateway/gatewayArgs";
 import { validateRouteFile } from "../../gateway/routeFile";
 import { isSecretValue, type ProgramRun } from "../../scripts/renderProgram";
 import {
@@ -25,7 +28,14 @@ interface PodTemplate {
   spec: {
     template: {
       spec: {
-        containers: Array<Record<string, unknown> & { volumeMounts?: Record<string, unknown>[] }>;
+        terminationGracePeriodSeconds?: number;
+        containers: Array<
+          Record<string, unknown> & {
+            args?: string[];
+            volumeMounts?: Record<string, unknown>[];
+            lifecycle?: { preStop?: { exec?: { command?: string[] } } };
+          }
+        >;
         volumes?: Record<string, unknown>[];
       };
     };
@@ -88,12 +98,20 @@ describe("standalone mode", () => {
     const pod = object.spec.template.spec;
     const container = pod.containers[0];
     expect(container?.image).toBe(IMAGE);
-    expect(container?.args).toEqual([
-      "--config",
-      `${GATEWAY_ROUTES_DIR}/${GATEWAY_ROUTES_FILE}`,
-      "--admin",
-      "0.0.0.0:9901",
-    ]);
+    // The image's entrypoint runs the gateway for a first argument "gateway" and hands it the rest.
+    const entrypoint = readFileSync(join(__dirname, "../../gateway/docker-entrypoint.sh"), "utf8");
+    expect(entrypoint).toMatch(
+      /^ {2}gateway\)\n {4}shift\n {4}exec node \/app\/dist\/gateway\/gatewayMain\.js "\$@"/m,
+    );
+    const [program, ...gatewayArgs] = container?.args ?? [];
+    expect(program).toBe("gateway");
+    expect(parseGatewayArgs(gatewayArgs)).toMatchObject({
+      config: `${GATEWAY_ROUTES_DIR}/${GATEWAY_ROUTES_FILE}`,
+      admin: "0.0.0.0:9901",
+      drainSeconds: 25,
+    });
+    expect(container?.lifecycle?.preStop?.exec?.command).toEqual(["sleep", "5"]);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(5 + 25);
     const mount = container?.volumeMounts?.find((m) => m.mountPath === GATEWAY_ROUTES_DIR);
     expect(mount).toEqual({ name: "routes", mountPath: GATEWAY_ROUTES_DIR, readOnly: true });
     expect(pod.volumes).toContainEqual({ name: "routes", configMap: { name: "tcp-echo-routes" } });

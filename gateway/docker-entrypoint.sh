@@ -1,0 +1,24 @@
+#!/bin/sh
+# Entrypoint of the tcp-shift data-plane image: picks the program from the first argument.
+#
+#   IMAGE gateway --config FILE [--admin HOST:PORT] [--drain-seconds N]   tcp-gateway
+#   IMAGE echo <port[,port...]> <prefix>                                  tcp-echo
+#   IMAGE <port[,port...]> <prefix>                                       tcp-echo, with the
+#         arguments of Istio's istio/tcp-echo-server image, so the Istio sample Deployments'
+#         `args: ["9000", "one"]` work unchanged with this image.
+#
+# `exec` makes node PID 1, so SIGTERM from the kubelet reaches the program's drain handler.
+set -eu
+case "${1:-}" in
+  gateway)
+    shift
+    exec node /app/dist/gateway/gatewayMain.js "$@"
+    ;;
+  echo)
+    shift
+    exec node /app/dist/gateway/echoMain.js "$@"
+    ;;
+  *)
+    exec node /app/dist/gateway/echoMain.js "$@"
+    ;;
+esac

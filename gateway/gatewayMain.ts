@@ -1,0 +1,116 @@
+/**
+ * tcp-gateway entry point.
+ *
+ *   gatewayMain --config routes.yaml [--admin 127.0.0.1:9901] [--drain-seconds 25]
+ *               [--log-level info]
+ *
+ * Reloads the route file when its directory changes (ConfigMap updates) or on SIGHUP. SIGTERM or
+ * SIGINT: stop accepting, report not ready, let open connections finish for `--drain-seconds`,
+ * destroy the rest, exit 0. Exit 2 on a usage error, 1 when the routes or a listener are bad.
+ */
+import { readFile } from "node:fs/promises";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { UserError } from "../components/userError";
+import { createAdminServer } from "./adminServer";
+import { GATEWAY_USAGE, type GatewayArgs, parseGatewayArgs } from "./gatewayArgs";
+import { formatAddress } from "./hostPort";
+import { createLogger, type Logger } from "./jsonLogger";
+import { parseRouteFile, type RouteFile } from "./routeFile";
+import { watchRouteFile } from "./routeWatcher";
+import { createGateway } from "./tcpGateway";
+
+const EXIT_USAGE = 2;
+const EXIT_CONFIG = 1;
+
+async function loadRoutes(path: string): Promise<{ routes: RouteFile; text: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new UserError(
+      "E_ROUTE_FILE",
+      `Cannot read route file ${path}: ${(error as Error).message}`,
+    );
+  }
+  return { routes: parseRouteFile(text, path), text };
+}
+
+function fail(logger: Logger, error: unknown): never {
+  const userError = error instanceof UserError;
+  logger.error((error as Error).message, {
+    code: userError ? error.code : undefined,
+    // A stack only for bugs, never for a user's mistake.
+    stack: userError ? undefined : (error as Error).stack,
+  });
+  process.exit(EXIT_CONFIG);
+}
+
+async function main(): Promise<void> {
+  let args: GatewayArgs;
+  try {
+    args = parseGatewayArgs(process.argv.slice(2), process.env);
+  } catch (error) {
+    const message = (error as Error).message;
+    process.stderr.write(message ? `${message}\n${GATEWAY_USAGE}\n` : `${GATEWAY_USAGE}\n`);
+    process.exit(message ? EXIT_USAGE : 0);
+  }
+  const logger = createLogger({ level: args.logLevel, name: "tcp-gateway" });
+  process.on("uncaughtException", (error) => fail(logger, error));
+
+  let loaded: { routes: RouteFile; text: string };
+  try {
+    loaded = await loadRoutes(args.config);
+  } catch (error) {
+    fail(logger, error);
+  }
+  const { routes, text: initialText } = loaded;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const gateway = createGateway({ routes, logger, registry });
+  const admin = createAdminServer({
+    address: args.admin,
+    registry,
+    isReady: () => gateway.ready,
+    logger,
+  });
+  try {
+    await gateway.listen();
+    const adminAddress = await admin.listen();
+    logger.info("admin listening", { address: formatAddress(adminAddress) });
+  } catch (error) {
+    fail(logger, error);
+  }
+
+  const apply = async (next: RouteFile): Promise<void> => {
+    // A reload that fails to bind records its own failure; nothing more to do here.
+    await gateway.reload(next).catch(() => {});
+  };
+  const watcher = watchRouteFile(
+    args.config,
+    { onRoutes: apply, onError: (error) => gateway.recordReloadFailure(error) },
+    { initialText },
+  );
+  process.on("SIGHUP", () => {
+    logger.info("SIGHUP: reloading routes", { config: args.config });
+    loadRoutes(args.config).then(
+      (next) => apply(next.routes),
+      (error: Error) => gateway.recordReloadFailure(error),
+    );
+  });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal, drainSeconds: args.drainSeconds });
+    watcher.close();
+    // The admin server stays up while draining so /readyz reports 503 to probes.
+    await gateway.close(args.drainSeconds * 1000);
+    await admin.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+void main();

@@ -1,0 +1,94 @@
+/**
+ * A listener's routing as loaded from one version of the route file: the route picker, each
+ * route's endpoint pool and its metric children. A reload builds a new table and swaps it in;
+ * connections already open keep the objects they were given.
+ */
+import type { Counter, Gauge } from "prom-client";
+import { EndpointPool } from "./endpointPool";
+import type { GatewayMetrics } from "./gatewayMetrics";
+import type { Logger } from "./jsonLogger";
+import type { ListenerConfig } from "./routeFile";
+import { createWeightedPicker, type WeightedPicker } from "./weightedPicker";
+
+/** Bounded connect attempts per client connection, each to the next endpoint of its route. */
+export const CONNECT_ATTEMPTS = 3;
+
+/** One route of a listener, ready for the hot path. */
+export interface RouteRuntime {
+  readonly listener: string;
+  readonly name: string;
+  readonly weight: number;
+  readonly pool: EndpointPool;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly connectAttempts: number;
+  readonly connections: Counter.Internal;
+  readonly connectFailures: Counter.Internal;
+  readonly backendUnavailable: Counter.Internal;
+  readonly bytesToBackend: Counter.Internal;
+  readonly bytesToClient: Counter.Internal;
+  /** Per-listener children, shared by the routes of a listener. */
+  readonly activeConnections: Gauge.Internal<"listener">;
+  readonly idleTimeouts: Counter.Internal;
+}
+
+/** A listener's routes and how one is chosen. */
+export interface RouteTable {
+  readonly config: ListenerConfig;
+  readonly routes: readonly RouteRuntime[];
+  readonly picker: WeightedPicker<RouteRuntime>;
+}
+
+/**
+ * Build the table of one listener and resolve its endpoint hostnames (once, here, not per
+ * connection). Hostnames that do not resolve are logged and resolved per connect instead.
+ */
+export async function buildRouteTable(
+  config: ListenerConfig,
+  metrics: GatewayMetrics,
+  logger: Logger,
+): Promise<RouteTable> {
+  const listener = config.name;
+  const activeConnections = metrics.activeConnections.labels(listener);
+  const idleTimeouts = metrics.idleTimeouts.labels(listener);
+  const routes = config.routes.map(
+    (route): RouteRuntime => ({
+      listener,
+      name: route.name,
+      weight: route.weight,
+      pool: new EndpointPool(route.endpoints),
+      connectTimeoutMs: config.connectTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      connectAttempts: CONNECT_ATTEMPTS,
+      connections: metrics.connections.labels(listener, route.name),
+      connectFailures: metrics.connectFailures.labels(listener, route.name),
+      backendUnavailable: metrics.backendUnavailable.labels(listener, route.name),
+      bytesToBackend: metrics.bytes.labels(listener, route.name, "to_backend"),
+      bytesToClient: metrics.bytes.labels(listener, route.name, "to_client"),
+      activeConnections,
+      idleTimeouts,
+    }),
+  );
+  // Export zero samples now, so dashboards and alerts see every route before its first event.
+  for (const route of routes) {
+    route.connections.inc(0);
+    route.connectFailures.inc(0);
+    route.backendUnavailable.inc(0);
+    route.bytesToBackend.inc(0);
+    route.bytesToClient.inc(0);
+  }
+  idleTimeouts.inc(0);
+  metrics.refusedConnections.labels(listener).inc(0);
+  await Promise.all(
+    routes.map(async (route) => {
+      for (const { endpoint, error } of await route.pool.resolve())
+        logger.warn("endpoint hostname does not resolve; resolving per connection", {
+          listener,
+          route: route.name,
+          endpoint: endpoint.target,
+          error,
+        });
+    }),
+  );
+  return { config, routes, picker: createWeightedPicker(routes, config.balance) };
+}

@@ -1,0 +1,323 @@
+/**
+ * The weighted TCP gateway: listeners from a route file, one route picked per new connection
+ * (smooth weighted round robin or random), one endpoint of that route, bytes piped both ways.
+ *
+ * A reload swaps each listener's route table in place. Open connections keep the backend they
+ * were given and are never touched: the property Envoy-based gateways lack (istio#13908,
+ * envoy#30037), and the reason this gateway exists.
+ */
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import { Registry } from "prom-client";
+import { UserError } from "../components/userError";
+import { type ConnectionEvents, ProxiedConnection } from "./connectionPipe";
+import { ConnectionTracker } from "./connectionTracker";
+import type { Endpoint } from "./endpointPool";
+import { createGatewayMetrics, type GatewayMetrics } from "./gatewayMetrics";
+import { formatAddress, parseHostPort } from "./hostPort";
+import { type Logger, levelEnabled, silentLogger } from "./jsonLogger";
+import type { ListenerConfig, RouteFile } from "./routeFile";
+import { buildRouteTable, type RouteTable } from "./routeTable";
+
+/** Options of `createGateway`. */
+export interface GatewayOptions {
+  /** Validated route file (`parseRouteFile`). */
+  routes: RouteFile;
+  /** @default silent */
+  logger?: Logger;
+  /** Registry the gateway's metrics are registered on. @default a new private registry */
+  registry?: Registry;
+}
+
+/** A weighted TCP gateway. */
+export interface TcpGateway {
+  /**
+   * Bind every listener. On EADDRINUSE etc. rejects with `UserError` code `E_LISTEN` naming the
+   * address, and leaves nothing bound.
+   */
+  listen(): Promise<void>;
+  /** Actual bound address of a listener (port 0 resolved), undefined if not bound. */
+  address(listenerName: string): AddressInfo | undefined;
+  /**
+   * Apply a new route file to NEW connections; open ones are untouched. Listeners are added and
+   * removed to match (kept when name and `listen` are unchanged). Rejects with `E_LISTEN` if a
+   * new listener cannot bind (the rest is applied; counted as a reload failure).
+   */
+  reload(routes: RouteFile): Promise<void>;
+  /** Stop accepting, wait for open connections up to `graceMs`, then destroy the rest. */
+  close(graceMs?: number): Promise<void>;
+  /** Count and log a route file that could not be loaded (the last good routes stay). */
+  recordReloadFailure(error: Error): void;
+  /** Open client connections, all listeners. */
+  readonly activeConnections: number;
+  /** True once listening and until `close()` starts: what `/readyz` reports. */
+  readonly ready: boolean;
+  /** The registry holding the gateway's metrics. */
+  readonly registry: Registry;
+  /** The route file currently applied. */
+  readonly routes: RouteFile;
+}
+
+/** Error code of a listener that cannot bind. */
+export const LISTEN_ERROR_CODE = "E_LISTEN";
+const DEFAULT_GRACE_MS = 10_000;
+/** At most one "refused" log line per listener per this interval (refusals can come in floods). */
+const REFUSED_LOG_INTERVAL_MS = 1_000;
+
+/** One bound listener: its server and its current route table. */
+class GatewayListener implements ConnectionEvents {
+  readonly server: Server;
+  table: RouteTable;
+  private lastRefusedLog = 0;
+  private refusedSinceLog = 0;
+  /** Decided once: the per-connection debug line must cost nothing when disabled. */
+  private readonly debug: boolean;
+
+  constructor(
+    table: RouteTable,
+    private readonly tracker: ConnectionTracker<ProxiedConnection>,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.table = table;
+    this.debug = levelEnabled(logger, "debug");
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, this.onConnection);
+    // Node closes connections past maxConnections itself, before any JS socket is created.
+    this.server.maxConnections = table.config.maxConnections;
+    this.server.on("drop", this.onDrop);
+  }
+
+  get name(): string {
+    return this.table.config.name;
+  }
+
+  setTable(table: RouteTable): void {
+    this.table = table;
+    this.server.maxConnections = table.config.maxConnections;
+  }
+
+  async bind(): Promise<AddressInfo> {
+    const { host, port } = parseHostPort(this.table.config.listen, "listen");
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once("error", reject);
+        this.server.listen({ host, port }, () => {
+          this.server.off("error", reject);
+          // From now on an error (e.g. EMFILE on accept) is logged; Node keeps listening.
+          this.server.on("error", (error) =>
+            this.logger.error("listener error", { listener: this.name, error }),
+          );
+          resolve();
+        });
+      });
+    } catch (error) {
+      throw new UserError(
+        LISTEN_ERROR_CODE,
+        `Listener "${this.name}" cannot listen on ${this.table.config.listen}: ${(error as Error).message}`,
+      );
+    }
+    return this.server.address() as AddressInfo;
+  }
+
+  private readonly onConnection = (client: Socket): void => {
+    const route = this.table.picker.pick();
+    route.connections.inc();
+    route.activeConnections.inc();
+    const connection = new ProxiedConnection(client, route, this);
+    this.tracker.add(connection);
+    if (this.debug)
+      this.logger.debug("connection", {
+        listener: route.listener,
+        route: route.name,
+        client: `${client.remoteAddress}:${client.remotePort}`,
+      });
+  };
+
+  private readonly onDrop = (): void => {
+    this.metrics.refusedConnections.labels(this.name).inc();
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.lastRefusedLog < REFUSED_LOG_INTERVAL_MS) return;
+    this.logger.warn("connection refused: listener at maxConnections", {
+      listener: this.name,
+      maxConnections: this.server.maxConnections,
+      refused: this.refusedSinceLog,
+    });
+    this.lastRefusedLog = now;
+    this.refusedSinceLog = 0;
+  };
+
+  onConnectFailure(connection: ProxiedConnection, endpoint: Endpoint, error: Error): void {
+    this.logger.warn("backend connect failed", {
+      listener: connection.route.listener,
+      route: connection.route.name,
+      endpoint: endpoint.target,
+      attempt: connection.attempts,
+      of: connection.route.connectAttempts,
+      error,
+    });
+  }
+
+  onUnavailable(connection: ProxiedConnection): void {
+    this.logger.error("no endpoint of the route accepted the connection; client closed", {
+      listener: connection.route.listener,
+      route: connection.route.name,
+      attempts: connection.attempts,
+      endpoints: connection.route.pool.endpoints.map((endpoint) => endpoint.target),
+    });
+  }
+
+  onClosed(connection: ProxiedConnection): void {
+    connection.route.activeConnections.dec();
+    this.tracker.delete(connection);
+  }
+}
+
+/** Create a gateway; nothing is bound until `listen()`. */
+export function createGateway(options: GatewayOptions): TcpGateway {
+  const logger = options.logger ?? silentLogger;
+  const registry = options.registry ?? new Registry();
+  const metrics = createGatewayMetrics(registry);
+  const tracker = new ConnectionTracker<ProxiedConnection>();
+  const listeners = new Map<string, GatewayListener>();
+  let current = options.routes;
+  let state: "new" | "listening" | "closing" = "new";
+  /** Reloads run one at a time, in call order. */
+  let reloading: Promise<void> = Promise.resolve();
+
+  const buildTables = (routes: RouteFile): Promise<RouteTable[]> =>
+    Promise.all(routes.listeners.map((config) => buildRouteTable(config, metrics, logger)));
+
+  const publishWeights = (routes: RouteFile): void => {
+    metrics.routeWeight.reset();
+    for (const listener of routes.listeners)
+      for (const route of listener.routes)
+        metrics.routeWeight.labels(listener.name, route.name).set(route.weight);
+  };
+
+  const describe = (config: ListenerConfig, listener: GatewayListener) => {
+    const address = listener.server.address() as AddressInfo;
+    return {
+      listener: config.name,
+      address: formatAddress(address),
+      balance: config.balance,
+      routes: config.routes.map((route) => `${route.name}=${route.weight}`).join(","),
+    };
+  };
+
+  async function applyReload(routes: RouteFile): Promise<void> {
+    if (state !== "listening") throw new Error(`cannot reload a gateway that is ${state}`);
+    const tables = await buildTables(routes);
+    const wanted = new Map(tables.map((table) => [table.config.name, table]));
+
+    // Stop accepting on removed or moved listeners first, so a moved listener can take over a
+    // freed address. Their open connections keep flowing until they end.
+    for (const [name, listener] of listeners) {
+      const table = wanted.get(name);
+      if (table && table.config.listen === listener.table.config.listen) continue;
+      listener.server.close();
+      listeners.delete(name);
+      logger.info("listener removed", { listener: name });
+    }
+    const failures: UserError[] = [];
+    for (const table of tables) {
+      const existing = listeners.get(table.config.name);
+      if (existing) {
+        existing.setTable(table);
+        continue;
+      }
+      const listener = new GatewayListener(table, tracker, metrics, logger);
+      try {
+        await listener.bind();
+        listeners.set(table.config.name, listener);
+        logger.info("listener added", describe(table.config, listener));
+      } catch (error) {
+        failures.push(error as UserError);
+      }
+    }
+    current = routes;
+    publishWeights(routes);
+    if (failures.length > 0) {
+      const error = new UserError(LISTEN_ERROR_CODE, failures.map((f) => f.message).join("; "));
+      gateway.recordReloadFailure(error);
+      throw error;
+    }
+    metrics.reloads.inc();
+    logger.info("routes reloaded", {
+      listeners: routes.listeners.map((config) => {
+        const listener = listeners.get(config.name);
+        return listener ? describe(config, listener) : { listener: config.name, bound: false };
+      }),
+    });
+  }
+
+  const gateway: TcpGateway = {
+    async listen() {
+      if (state !== "new") throw new Error(`gateway is already ${state}`);
+      const tables = await buildTables(current);
+      const bound: GatewayListener[] = [];
+      try {
+        for (const table of tables) {
+          const listener = new GatewayListener(table, tracker, metrics, logger);
+          await listener.bind();
+          bound.push(listener);
+        }
+      } catch (error) {
+        for (const listener of bound) listener.server.close();
+        throw error;
+      }
+      for (const listener of bound) {
+        listeners.set(listener.name, listener);
+        logger.info("listening", describe(listener.table.config, listener));
+      }
+      publishWeights(current);
+      state = "listening";
+      metrics.ready.set(1);
+    },
+
+    address(listenerName) {
+      const address = listeners.get(listenerName)?.server.address();
+      return address && typeof address === "object" ? address : undefined;
+    },
+
+    reload(routes) {
+      const next = reloading.then(() => applyReload(routes));
+      // Keep the chain alive after a failed reload; the caller still sees the rejection.
+      reloading = next.catch(() => {});
+      return next;
+    },
+
+    async close(graceMs = DEFAULT_GRACE_MS) {
+      if (state === "closing") return;
+      state = "closing";
+      metrics.ready.set(0);
+      await reloading;
+      for (const listener of listeners.values()) listener.server.close();
+      listeners.clear();
+      logger.info("draining", { activeConnections: tracker.size, graceMs });
+      await tracker.drain(graceMs);
+      logger.info("closed");
+    },
+
+    recordReloadFailure(error) {
+      metrics.reloadFailures.inc();
+      logger.error("route reload rejected; keeping the last good routes", {
+        error: error.message,
+        code: (error as UserError).code,
+      });
+    },
+
+    get activeConnections() {
+      return tracker.size;
+    },
+    get ready() {
+      return state === "listening";
+    },
+    get registry() {
+      return registry;
+    },
+    get routes() {
+      return current;
+    },
+  };
+  return gateway;
+}

@@ -1,0 +1,185 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EchoServer } from "../../gateway/echoServer";
+import { parseGatewayArgs } from "../../gateway/gatewayArgs";
+import { portOfAddress, startProgram } from "./childProcess";
+import { collect, connectTo, exchange, readBytes, sample, startEcho } from "./netHelpers";
+
+let one: { server: EchoServer; port: number };
+let two: { server: EchoServer; port: number };
+let directory: string;
+
+beforeAll(async () => {
+  one = await startEcho("one");
+  two = await startEcho("two");
+  directory = mkdtempSync(join(tmpdir(), "gateway-main-"));
+});
+afterAll(async () => {
+  await Promise.all([one.server.close(0), two.server.close(0)]);
+  rmSync(directory, { recursive: true, force: true });
+});
+
+/** A route file on 127.0.0.1:0 (the same `listen` text on reload keeps the bound port). */
+const routes = (v1: number, v2: number) => `listeners:
+  - name: tcp-echo
+    listen: 127.0.0.1:0
+    routes:
+      - { name: v1, weight: ${v1}, endpoints: ["127.0.0.1:${one.port}"] }
+      - { name: v2, weight: ${v2}, endpoints: ["127.0.0.1:${two.port}"] }
+`;
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path, agent: false }, (response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (text: string) => {
+        body += text;
+      });
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+describe("gatewayMain arguments", () => {
+  it("parses flags with defaults", () => {
+    expect(parseGatewayArgs(["--config", "r.yaml"])).toEqual({
+      config: "r.yaml",
+      admin: "127.0.0.1:9901",
+      drainSeconds: 25,
+      logLevel: "info",
+    });
+    expect(
+      parseGatewayArgs(["--config=r.yaml", "--admin", "0.0.0.0:9000", "--drain-seconds", "5"], {
+        LOG_LEVEL: "warn",
+      }),
+    ).toMatchObject({ admin: "0.0.0.0:9000", drainSeconds: 5, logLevel: "warn" });
+  });
+
+  it.each([
+    [[], /--config FILE is required/],
+    [["--config", "r.yaml", "--admin", "9901"], /--admin must be host:port/],
+    [["--config", "r.yaml", "--drain-seconds", "-1"], /--drain-seconds/],
+    [["--config", "r.yaml", "--log-level", "loud"], /--log-level must be one of/],
+    [["--config", "r.yaml", "--bogus"], /bogus/],
+  ])("rejects %j", (argv, message) => {
+    expect(() => parseGatewayArgs(argv)).toThrow(message);
+  });
+});
+
+describe("gatewayMain process", () => {
+  it("exits 2 with usage on a usage error, 1 with a JSON error line (no stack) on a bad route file", async () => {
+    const usage = startProgram("gatewayMain.ts", []);
+    expect(await usage.exited).toBe(2);
+    expect(usage.stderr()).toContain("usage: gatewayMain --config FILE");
+
+    const bad = join(directory, "bad.yaml");
+    writeFileSync(bad, "listeners: []\n");
+    const program = startProgram("gatewayMain.ts", ["--config", bad, "--admin", "127.0.0.1:0"]);
+    expect(await program.exited).toBe(1);
+    const [line] = program.logs;
+    expect(line).toMatchObject({ level: "error", code: "E_ROUTE_FILE" });
+    expect(String(line?.msg)).toContain(bad);
+    expect(line?.stack).toBeUndefined();
+  });
+
+  it("serves, reloads on file change and SIGHUP, rejects an invalid file, drains on SIGTERM", async () => {
+    const config = join(directory, "routes.yaml");
+    writeFileSync(config, routes(100, 0));
+    const program = startProgram("gatewayMain.ts", [
+      "--config",
+      config,
+      "--admin",
+      "127.0.0.1:0",
+      "--drain-seconds",
+      "20",
+    ]);
+    try {
+      const listening = await program.waitForLog((line) => line.msg === "listening");
+      const port = portOfAddress(listening.address);
+      const admin = portOfAddress(
+        (await program.waitForLog((line) => line.msg === "admin listening")).address,
+      );
+      expect(await get(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
+      expect(await get(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+      expect((await exchange(port, "a\n")).toString()).toBe("one a\n");
+
+      // A long-lived connection opened now stays on v1 through everything below.
+      const open = await connectTo(port);
+
+      // An invalid file is rejected with a clear log line; the last good routes stay.
+      writeFileSync(config, routes(0, 0));
+      const rejected = await program.waitForLog((line) => line.level === "error");
+      expect(rejected).toMatchObject({ code: "E_ROUTE_FILE" });
+      expect(String(rejected.error)).toContain("total route weight = 0");
+      expect((await exchange(port, "b\n")).toString()).toBe("one b\n");
+
+      // A valid change applies to new connections.
+      writeFileSync(config, routes(0, 100));
+      await program.waitForLog((line) => line.msg === "routes reloaded");
+      expect((await exchange(port, "c\n")).toString()).toBe("two c\n");
+
+      // SIGHUP re-reads the file.
+      const beforeHup = program.logs.length;
+      program.child.kill("SIGHUP");
+      await program.waitForLog((line) => line.msg === "routes reloaded", beforeHup);
+
+      const metrics = (await get(admin, "/metrics")).body;
+      expect(sample(metrics, "tcp_gateway_reloads_total")).toBe(2);
+      expect(sample(metrics, "tcp_gateway_reload_failures_total")).toBe(1);
+      expect(sample(metrics, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
+        3,
+      );
+      expect(sample(metrics, 'tcp_gateway_route_weight{listener="tcp-echo",route="v2"}')).toBe(100);
+      expect(sample(metrics, 'tcp_gateway_active_connections{listener="tcp-echo"}')).toBe(1);
+      expect(metrics).toContain("process_cpu_seconds_total");
+
+      // SIGTERM: not ready, no new connections, the open one keeps working until it ends.
+      program.child.kill("SIGTERM");
+      await program.waitForLog((line) => line.msg === "draining");
+      expect((await get(admin, "/readyz")).status).toBe(503);
+      await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      open.write("still\n");
+      expect((await readBytes(open, 10)).toString()).toBe("one still\n");
+      const done = collect(open);
+      open.end();
+      await done;
+      expect(await program.exited).toBe(0);
+    } finally {
+      program.child.kill("SIGKILL");
+    }
+  });
+
+  it("destroys connections still open when the drain period ends, then exits 0", async () => {
+    const config = join(directory, "drain.yaml");
+    writeFileSync(config, routes(100, 0));
+    const program = startProgram("gatewayMain.ts", [
+      "--config",
+      config,
+      "--admin",
+      "127.0.0.1:0",
+      "--drain-seconds",
+      "0.2",
+    ]);
+    try {
+      const port = portOfAddress(
+        (await program.waitForLog((line) => line.msg === "listening")).address,
+      );
+      await program.waitForLog((line) => line.msg === "admin listening");
+      const open = await connectTo(port, false);
+      open.write("x\n");
+      await readBytes(open, 6);
+      const done = collect(open);
+      program.child.kill("SIGTERM");
+      expect(await program.exited).toBe(0);
+      await done;
+      expect(open.destroyed).toBe(true);
+    } finally {
+      program.child.kill("SIGKILL");
+    }
+  });
+});

@@ -1,0 +1,338 @@
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createServer, type Server } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { EchoServer } from "../../gateway/echoServer";
+import { validateRouteFile } from "../../gateway/routeFile";
+import { createGateway, type TcpGateway } from "../../gateway/tcpGateway";
+import {
+  at,
+  collect,
+  connectTo,
+  deadPort,
+  exchange,
+  HOST,
+  readBytes,
+  sample,
+  singleListener,
+  startEcho,
+  startRawEcho,
+} from "./netHelpers";
+
+let one: { server: EchoServer; port: number };
+let two: { server: EchoServer; port: number };
+const gateways: TcpGateway[] = [];
+
+/** Python: listen with backlog 0, fill the accept queue, print the port, wait for stdin EOF. */
+const BLACKHOLE_PY = `
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+port = s.getsockname()[1]
+fillers = []
+for _ in range(2):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    fillers.append(c)
+print(port, flush=True)
+sys.stdin.read()
+`;
+
+beforeAll(async () => {
+  one = await startEcho("one");
+  two = await startEcho("two");
+});
+afterAll(async () => {
+  await Promise.all([one.server.close(0), two.server.close(0)]);
+});
+afterEach(async () => {
+  await Promise.all(gateways.splice(0).map((gateway) => gateway.close(0)));
+});
+
+/** Start a gateway and remember to close it. */
+async function startGateway(routes: Parameters<typeof createGateway>[0]["routes"]) {
+  const gateway = createGateway({ routes });
+  gateways.push(gateway);
+  await gateway.listen();
+  return gateway;
+}
+
+function portOf(gateway: TcpGateway, listener = "app"): number {
+  const address = gateway.address(listener);
+  if (!address) throw new Error(`listener ${listener} is not bound`);
+  return address.port;
+}
+
+const versions = (v1: number, v2: number) => [
+  { name: "v1", weight: v1, endpoints: [at(one.port)] },
+  { name: "v2", weight: v2, endpoints: [at(two.port)] },
+];
+
+/** Send `n` connections one after another; returns the prefix each was answered with. */
+async function prefixes(port: number, n: number): Promise<string[]> {
+  const answers: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const reply = (await exchange(port, "x\n")).toString();
+    answers.push(reply.slice(0, reply.indexOf(" ")));
+  }
+  return answers;
+}
+
+const count = (answers: string[], prefix: string) => answers.filter((a) => a === prefix).length;
+
+async function metrics(gateway: TcpGateway): Promise<string> {
+  return gateway.registry.metrics();
+}
+
+describe("route weights", () => {
+  it("smooth: 80/20 gives exactly 8 and 2 in every 10 connections, 80/20 of 100", async () => {
+    const gateway = await startGateway(singleListener(versions(80, 20)));
+    const answers = await prefixes(portOf(gateway), 100);
+    expect(count(answers, "one")).toBe(80);
+    expect(count(answers, "two")).toBe(20);
+    for (let window = 0; window < 100; window += 10)
+      expect(count(answers.slice(window, window + 10), "two")).toBe(2);
+    const text = await metrics(gateway);
+    expect(sample(text, 'tcp_gateway_connections_total{listener="app",route="v1"}')).toBe(80);
+    expect(sample(text, 'tcp_gateway_connections_total{listener="app",route="v2"}')).toBe(20);
+    expect(sample(text, 'tcp_gateway_route_weight{listener="app",route="v2"}')).toBe(20);
+  });
+
+  it("0/100 and 100/0 send nothing to the zero side", async () => {
+    const allTwo = await startGateway(singleListener(versions(0, 100)));
+    expect(count(await prefixes(portOf(allTwo), 20), "two")).toBe(20);
+    const allOne = await startGateway(singleListener(versions(100, 0)));
+    expect(count(await prefixes(portOf(allOne), 20), "one")).toBe(20);
+  });
+});
+
+describe("proxying", () => {
+  it("carries the client's half-close: a line then FIN still gets its reply", async () => {
+    const gateway = await startGateway(singleListener(versions(100, 0)));
+    const line = "Mon Nov 12 23:38:45 UTC 2018\n";
+    expect((await exchange(portOf(gateway), line)).toString()).toBe(`one ${line}`);
+  });
+
+  it("carries the backend's half-close: the client can still send after the backend's FIN", async () => {
+    const received: Buffer[] = [];
+    let backendEnded: () => void = () => {};
+    const backendDone = new Promise<void>((resolve) => {
+      backendEnded = resolve;
+    });
+    const backend: Server = createServer({ allowHalfOpen: true }, (socket) => {
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      socket.on("end", () => {
+        socket.destroy();
+        backendEnded();
+      });
+      socket.end("bye\n");
+    });
+    backend.listen(0, HOST);
+    await once(backend, "listening");
+    const port = (backend.address() as { port: number }).port;
+    const gateway = await startGateway(
+      singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
+    );
+    const socket = await connectTo(portOf(gateway));
+    socket.resume();
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    await once(socket, "end");
+    expect(Buffer.concat(chunks).toString()).toBe("bye\n");
+    const closed = once(socket, "close");
+    socket.end("late\n");
+    await closed;
+    await backendDone;
+    expect(Buffer.concat(received).toString()).toBe("late\n");
+    backend.close();
+  });
+
+  it("moves 64 MiB each way intact (sha256), with backpressure", async () => {
+    const raw = await startRawEcho();
+    const gateway = await startGateway(
+      singleListener([{ name: "v1", weight: 1, endpoints: [at(raw.port)] }]),
+    );
+    const socket = await connectTo(portOf(gateway));
+    const sent = createHash("sha256");
+    const got = createHash("sha256");
+    let received = 0;
+    socket.on("data", (chunk: Buffer) => {
+      got.update(chunk);
+      received += chunk.length;
+    });
+    const closed = once(socket, "close");
+    const block = randomBytes(1024 * 1024);
+    for (let i = 0; i < 64; i++) {
+      const chunk = Buffer.from(block);
+      chunk.writeUInt32BE(i, 0);
+      sent.update(chunk);
+      if (!socket.write(chunk)) await once(socket, "drain");
+    }
+    socket.end();
+    await closed;
+    expect(received).toBe(64 * 1024 * 1024);
+    expect(got.digest("hex")).toBe(sent.digest("hex"));
+    const text = await metrics(gateway);
+    const bytes = 'tcp_gateway_bytes_total{listener="app",route="v1",direction=';
+    expect(sample(text, `${bytes}"to_backend"}`)).toBe(64 * 1024 * 1024);
+    expect(sample(text, `${bytes}"to_client"}`)).toBe(64 * 1024 * 1024);
+    raw.server.close();
+  });
+
+  it("refuses connections past maxConnections, clearly and counted", async () => {
+    const gateway = await startGateway(singleListener(versions(100, 0), { maxConnections: 2 }));
+    const port = portOf(gateway);
+    const first = await connectTo(port);
+    const second = await connectTo(port);
+    // Both are through to the backend before the third arrives.
+    first.write("a\n");
+    second.write("b\n");
+    expect((await readBytes(first, 6)).toString()).toBe("one a\n");
+    expect((await readBytes(second, 6)).toString()).toBe("one b\n");
+    const third = await connectTo(port, false);
+    const refused = await collect(third);
+    expect(refused.data.length).toBe(0);
+    expect(
+      sample(await metrics(gateway), 'tcp_gateway_refused_connections_total{listener="app"}'),
+    ).toBe(1);
+    // Below the limit again, connections are served.
+    const firstDone = collect(first);
+    first.end();
+    await firstDone;
+    await expect.poll(() => gateway.activeConnections).toBe(1);
+    expect((await exchange(port, "c\n")).toString()).toBe("one c\n");
+    second.destroy();
+  });
+
+  it("closes a connection idle in both directions after idleTimeoutSeconds", async () => {
+    const gateway = await startGateway(singleListener(versions(100, 0), { idleTimeoutSeconds: 1 }));
+    const socket = await connectTo(portOf(gateway), false);
+    socket.write("a\n");
+    expect((await readBytes(socket, 6)).toString()).toBe("one a\n");
+    const started = Date.now();
+    await collect(socket);
+    const idleFor = Date.now() - started;
+    expect(idleFor).toBeGreaterThanOrEqual(900);
+    expect(idleFor).toBeLessThan(5_000);
+    expect(sample(await metrics(gateway), 'tcp_gateway_idle_timeouts_total{listener="app"}')).toBe(
+      1,
+    );
+  });
+});
+
+describe("failing endpoints", () => {
+  it("retries a dead endpoint's connections on the next endpoint of the same route", async () => {
+    const dead = await deadPort();
+    const gateway = await startGateway(
+      singleListener([
+        { name: "v1", weight: 1, endpoints: [at(dead), at(one.port)] },
+        { name: "v2", weight: 0, endpoints: [at(two.port)] },
+      ]),
+    );
+    const answers = await prefixes(portOf(gateway), 6);
+    expect(answers).toEqual(["one", "one", "one", "one", "one", "one"]);
+    const text = await metrics(gateway);
+    // The dead endpoint is tried once, then skipped while it cools down.
+    expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(1);
+    expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
+      0,
+    );
+  });
+
+  it("never falls over to another route: all endpoints dead means a clean close, counted", async () => {
+    const dead = await deadPort();
+    const gateway = await startGateway(
+      singleListener([
+        { name: "v1", weight: 1, endpoints: [at(dead)] },
+        { name: "v2", weight: 0, endpoints: [at(two.port)] },
+      ]),
+    );
+    const socket = await connectTo(portOf(gateway), false);
+    const { data, error } = await collect(socket);
+    expect(data.length).toBe(0);
+    expect(error).toBeUndefined();
+    const text = await metrics(gateway);
+    expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(3);
+    expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
+      1,
+    );
+    await expect.poll(() => gateway.activeConnections).toBe(0);
+  });
+
+  it("gives up on a connect that does not complete within connectTimeoutMs", async () => {
+    // A listener that never accepts, its accept queue already full: Linux drops further SYNs,
+    // so a connect hangs (an "unroutable" address is no good: sandboxes answer every SYN).
+    const blackhole = spawn("python3", ["-c", BLACKHOLE_PY], { stdio: ["pipe", "pipe", "ignore"] });
+    const [portText] = await once(blackhole.stdout, "data");
+    const gateway = await startGateway(
+      singleListener([{ name: "v1", weight: 1, endpoints: [at(Number(String(portText)))] }], {
+        connectTimeoutMs: 100,
+      }),
+    );
+    const socket = await connectTo(portOf(gateway), false);
+    const { data } = await collect(socket);
+    expect(data.length).toBe(0);
+    const text = await metrics(gateway);
+    expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(3);
+    expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
+      1,
+    );
+    blackhole.kill();
+  });
+});
+
+describe("listen and close", () => {
+  it("rejects with E_LISTEN naming the address, leaving nothing bound", async () => {
+    const taken = await startGateway(singleListener(versions(1, 1)));
+    const busy = at(portOf(taken));
+    const gateway = createGateway({
+      routes: validateRouteFile(
+        {
+          listeners: [
+            { name: "free", listen: `${HOST}:0`, routes: versions(1, 1) },
+            { name: "busy", listen: busy, routes: versions(1, 1) },
+          ],
+        },
+        "test",
+      ),
+    });
+    await expect(gateway.listen()).rejects.toMatchObject({
+      code: "E_LISTEN",
+      message: expect.stringContaining(busy),
+    });
+    expect(gateway.address("free")).toBeUndefined();
+    expect(gateway.ready).toBe(false);
+  });
+
+  it("close() stops accepting, lets open connections finish, then resolves", async () => {
+    const gateway = createGateway({ routes: singleListener(versions(100, 0)) });
+    await gateway.listen();
+    const port = portOf(gateway);
+    const socket = await connectTo(port);
+    socket.write("before\n");
+    expect((await readBytes(socket, 11)).toString()).toBe("one before\n");
+    const closed = gateway.close(10_000);
+    expect(gateway.ready).toBe(false);
+    await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    socket.write("during\n");
+    expect((await readBytes(socket, 11)).toString()).toBe("one during\n");
+    const done = collect(socket);
+    socket.end();
+    await done;
+    await closed;
+    expect(gateway.activeConnections).toBe(0);
+  });
+
+  it("close() destroys connections still open after the grace period", async () => {
+    const gateway = createGateway({ routes: singleListener(versions(100, 0)) });
+    await gateway.listen();
+    const socket = await connectTo(portOf(gateway), false);
+    socket.write("a\n");
+    await readBytes(socket, 6);
+    const done = collect(socket);
+    await gateway.close(50);
+    await done;
+    expect(gateway.activeConnections).toBe(0);
+  });
+});
