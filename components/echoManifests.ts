@@ -5,13 +5,14 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { TcpShiftConfig } from "./config";
-import { APP_LABEL, TCP_PORT_NAME, VERSION_LABEL, type Version } from "./constants";
+import { APP_LABEL, VERSION_LABEL, type Version } from "./constants";
 import { objectNames } from "./objectNames";
 import {
   containerResources,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   tcpProbes,
+  tcpServicePort,
 } from "./podSecurity";
 
 /** The config keys the echo app reads. */
@@ -85,14 +86,7 @@ export function echoService(config: Pick<EchoConfig, "namespace" | "appName" | "
     spec: {
       type: "ClusterIP",
       selector: echoServiceSelector(config),
-      ports: [
-        {
-          name: TCP_PORT_NAME,
-          port: config.appPort,
-          targetPort: config.appPort,
-          protocol: "TCP",
-        },
-      ],
+      ports: [tcpServicePort(config.appPort)],
     },
   } satisfies k8s.types.input.core.v1.Service;
 }
@@ -114,14 +108,7 @@ export function echoVersionService(
     spec: {
       type: "ClusterIP",
       selector: labels,
-      ports: [
-        {
-          name: TCP_PORT_NAME,
-          port: config.appPort,
-          targetPort: config.appPort,
-          protocol: "TCP",
-        },
-      ],
+      ports: [tcpServicePort(config.appPort)],
     },
   } satisfies k8s.types.input.core.v1.Service;
 }

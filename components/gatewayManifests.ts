@@ -27,10 +27,11 @@ import { echoVersionEndpoint } from "./echoManifests";
 import { buildGatewayRoutes } from "./gatewayRoutes";
 import { objectNames } from "./objectNames";
 import {
-  containerResources,
+  gatewayResources,
   httpProbes,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
+  tcpServicePort,
 } from "./podSecurity";
 
 /** The config keys standalone mode reads. */
@@ -121,12 +122,7 @@ export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
                   protocol: "TCP",
                 },
               ],
-              resources: containerResources({
-                cpuRequest: config.gatewayCpuRequest,
-                memoryRequest: config.gatewayMemoryRequest,
-                cpuLimit: config.gatewayCpuLimit,
-                memoryLimit: config.gatewayMemoryLimit,
-              }),
+              resources: gatewayResources(config),
               securityContext: restrictedContainerSecurityContext(),
               ...httpProbes(GATEWAY_ADMIN_PORT_NAME, GATEWAY_LIVENESS_PATH, GATEWAY_READINESS_PATH),
               volumeMounts: [
@@ -161,14 +157,7 @@ export function gatewayService<A = Record<string, string>>(
     spec: {
       type: "LoadBalancer",
       selector: gatewayPodLabels(config),
-      ports: [
-        {
-          name: TCP_PORT_NAME,
-          port: config.ingressPort,
-          targetPort: TCP_PORT_NAME,
-          protocol: "TCP",
-        },
-      ],
+      ports: [tcpServicePort(config.ingressPort, TCP_PORT_NAME)],
     },
   };
 }

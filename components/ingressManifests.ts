@@ -11,10 +11,9 @@ import {
   ASM_GATEWAY_NAME,
   INGRESS_GATEWAY_SELECTOR,
   ISTIO_SYSTEM_NAMESPACE,
-  TCP_PORT_NAME,
 } from "./constants";
 import { objectNames } from "./objectNames";
-import { containerResources } from "./podSecurity";
+import { gatewayResources, tcpServicePort } from "./podSecurity";
 
 /** The config keys of the ASM ingress gateway. */
 export type AsmIngressConfig = Pick<
@@ -46,20 +45,8 @@ export function asmIngressGateway<A = Record<string, string>>(
       gatewayType: "ingress",
       clusterIds: [config.clusterId],
       replicaCount: config.gatewayReplicas,
-      ports: [
-        {
-          name: TCP_PORT_NAME,
-          port: config.ingressPort,
-          targetPort: config.ingressPort,
-          protocol: "TCP",
-        },
-      ],
-      resources: containerResources({
-        cpuRequest: config.gatewayCpuRequest,
-        memoryRequest: config.gatewayMemoryRequest,
-        cpuLimit: config.gatewayCpuLimit,
-        memoryLimit: config.gatewayMemoryLimit,
-      }),
+      ports: [tcpServicePort(config.ingressPort)],
+      resources: gatewayResources(config),
       serviceType: "LoadBalancer",
       serviceAnnotations,
     },
@@ -85,14 +72,7 @@ export function istioIngressService<A = Record<string, string>>(
     spec: {
       type: "LoadBalancer",
       selector: { ...INGRESS_GATEWAY_SELECTOR },
-      ports: [
-        {
-          name: TCP_PORT_NAME,
-          port: config.ingressPort,
-          targetPort: config.ingressPort,
-          protocol: "TCP",
-        },
-      ],
+      ports: [tcpServicePort(config.ingressPort)],
     },
   };
 }

@@ -3,7 +3,7 @@
  * resources and probes. Plain data, shared by every workload this project declares.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import { NON_ROOT_UID } from "./constants";
+import { NON_ROOT_UID, TCP_PORT_NAME } from "./constants";
 
 type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
 type SecurityContext = k8s.types.input.core.v1.SecurityContext;
@@ -48,6 +48,26 @@ export function containerResources(resources: ContainerResources) {
     requests: { cpu: resources.cpuRequest, memory: resources.memoryRequest },
     limits: { cpu: resources.cpuLimit, memory: resources.memoryLimit },
   } satisfies ResourceRequirements;
+}
+
+/** The ingress gateway's resources (ASM IstioGateway or the bundled gateway) from config. */
+export function gatewayResources(config: {
+  gatewayCpuRequest: string;
+  gatewayMemoryRequest: string;
+  gatewayCpuLimit: string;
+  gatewayMemoryLimit: string;
+}) {
+  return containerResources({
+    cpuRequest: config.gatewayCpuRequest,
+    memoryRequest: config.gatewayMemoryRequest,
+    cpuLimit: config.gatewayCpuLimit,
+    memoryLimit: config.gatewayMemoryLimit,
+  });
+}
+
+/** The one TCP port of a Service or gateway: named `tcp` so Istio treats it as raw TCP. */
+export function tcpServicePort(port: number, targetPort: number | string = port) {
+  return { name: TCP_PORT_NAME, port, targetPort, protocol: "TCP" as const };
 }
 
 /** TCP readiness and liveness probes on `port` (tcp-echo has no HTTP endpoint). */
