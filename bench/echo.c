@@ -1,0 +1,222 @@
+/*
+ * tcp-echo backend for the benchmark: the istio tcp-echo protocol (REFERENCE.md section 1) in a
+ * single-threaded epoll loop, so every peer (gateway, HAProxy, nginx, direct) is measured
+ * against the same cheap backend and the backend does not eat the proxies' CPU on 2 cores.
+ *
+ *   echo PORT PREFIX       listens on 127.0.0.1:PORT (0: the OS picks) and prints
+ *                          {"listening":"127.0.0.1:PORT"} on stdout once ready.
+ *
+ * Per complete line L (split on \n only) it writes PREFIX + " " + L; a trailing partial line at
+ * EOF gets no reply; on EOF it flushes what is owed and closes. Reading stops while replies
+ * cannot be written (backpressure). No per-line logging: that would dominate the cost.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_LINE (4 * 1024 * 1024)
+
+struct conn {
+  char *in;  /* partial line */
+  size_t in_len, in_cap;
+  char *out; /* replies not yet written */
+  size_t out_off, out_len, out_cap;
+  int eof;
+  int open;
+};
+
+static struct conn *conns;
+static int conns_cap;
+static int ep;
+static const char *prefix;
+static size_t prefix_len;
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_flag = 1;
+}
+
+static void drop(int fd) {
+  struct conn *c = &conns[fd];
+  free(c->in);
+  free(c->out);
+  memset(c, 0, sizeof *c);
+  close(fd);
+}
+
+static int grow(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t cap2 = *cap ? *cap : 256;
+  while (cap2 < need) cap2 *= 2;
+  char *p = realloc(*buf, cap2);
+  if (!p) return -1;
+  *buf = p;
+  *cap = cap2;
+  return 0;
+}
+
+static int queue_reply(struct conn *c, const char *line, size_t len) {
+  if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+  if (grow(&c->out, &c->out_cap, c->out_len + prefix_len + 1 + len) < 0) return -1;
+  memcpy(c->out + c->out_len, prefix, prefix_len);
+  c->out[c->out_len + prefix_len] = ' ';
+  memcpy(c->out + c->out_len + prefix_len + 1, line, len);
+  c->out_len += prefix_len + 1 + len;
+  return 0;
+}
+
+/* Returns 1 when everything owed is written, 0 when blocked, -1 on error. */
+static int flush(int fd) {
+  struct conn *c = &conns[fd];
+  while (c->out_off < c->out_len) {
+    ssize_t n = send(fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN ? 0 : -1;
+    c->out_off += (size_t)n;
+  }
+  c->out_off = c->out_len = 0;
+  return 1;
+}
+
+static void arm(int fd, int want_write) {
+  struct epoll_event ev = {.events = want_write ? EPOLLOUT : EPOLLIN, .data.fd = fd};
+  epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void on_readable(int fd) {
+  static char buf[65536];
+  struct conn *c = &conns[fd];
+  for (int rounds = 0; rounds < 16; rounds++) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EAGAIN) return;
+      drop(fd);
+      return;
+    }
+    if (n == 0) {
+      c->eof = 1;
+      int f = flush(fd);
+      if (f != 0) drop(fd);
+      else arm(fd, 1);
+      return;
+    }
+    size_t start = 0;
+    for (size_t i = 0; i < (size_t)n; i++) {
+      if (buf[i] != '\n') continue;
+      int rc;
+      if (c->in_len) {
+        if (grow(&c->in, &c->in_cap, c->in_len + (i + 1 - start)) < 0) {
+          drop(fd);
+          return;
+        }
+        memcpy(c->in + c->in_len, buf + start, i + 1 - start);
+        rc = queue_reply(c, c->in, c->in_len + (i + 1 - start));
+        c->in_len = 0;
+      } else {
+        rc = queue_reply(c, buf + start, i + 1 - start);
+      }
+      if (rc < 0) {
+        drop(fd);
+        return;
+      }
+      start = i + 1;
+    }
+    if (start < (size_t)n) {
+      size_t rest = (size_t)n - start;
+      if (c->in_len + rest > MAX_LINE || grow(&c->in, &c->in_cap, c->in_len + rest) < 0) {
+        drop(fd);
+        return;
+      }
+      memcpy(c->in + c->in_len, buf + start, rest);
+      c->in_len += rest;
+    }
+    int f = flush(fd);
+    if (f < 0) {
+      drop(fd);
+      return;
+    }
+    if (f == 0) {
+      arm(fd, 1); /* backpressure: stop reading until the replies are out */
+      return;
+    }
+  }
+}
+
+static void on_writable(int fd) {
+  int f = flush(fd);
+  if (f < 0 || (f == 1 && conns[fd].eof)) drop(fd);
+  else if (f == 1) arm(fd, 0);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: echo PORT PREFIX\n");
+    return 2;
+  }
+  int port = atoi(argv[1]);
+  prefix = argv[2];
+  prefix_len = strlen(prefix);
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  conns_cap = (int)(rl.rlim_cur > 1048576 ? 1048576 : rl.rlim_cur);
+  conns = calloc((size_t)conns_cap, sizeof *conns);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof addr;
+  if (!conns || ls < 0 || bind(ls, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+      listen(ls, 4096) < 0 || getsockname(ls, (struct sockaddr *)&addr, &alen) < 0) {
+    perror("echo: listen");
+    return 1;
+  }
+  ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event lev = {.events = EPOLLIN, .data.fd = ls};
+  epoll_ctl(ep, EPOLL_CTL_ADD, ls, &lev);
+  printf("{\"listening\":\"127.0.0.1:%d\",\"prefix\":\"%s\"}\n", ntohs(addr.sin_port), prefix);
+  fflush(stdout);
+
+  struct epoll_event evs[256];
+  while (!stop_flag) {
+    int n = epoll_wait(ep, evs, 256, 500);
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      if (fd == ls) {
+        for (int k = 0; k < 64; k++) {
+          int cfd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (cfd < 0) break;
+          if (cfd >= conns_cap) {
+            close(cfd);
+            continue;
+          }
+          setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          conns[cfd].open = 1;
+          struct epoll_event ev = {.events = EPOLLIN, .data.fd = cfd};
+          epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
+        }
+        continue;
+      }
+      if (!conns[fd].open) continue;
+      if (evs[i].events & EPOLLOUT) on_writable(fd);
+      else on_readable(fd);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,355 @@
+/**
+ * The peers of the benchmark, each started on 127.0.0.1 with its own config in a temp folder and
+ * stopped at the end: the two tcp-echo backends, the project's gateway, HAProxy (`mode tcp`,
+ * `nbthread 1`), nginx stream (1 worker, `proxy_half_close on`) and direct-to-backend.
+ * All proxies use the same weights (v1 = `one` 80, v2 = `two` 20).
+ */
+import type { ChildProcess } from "node:child_process";
+import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { join } from "node:path";
+import { startChild, stderrOf, stopChild } from "./children";
+import { ECHO_BIN } from "./loadgen";
+
+/** Loopback only: the benchmark never sends traffic anywhere else. */
+export const HOST = "127.0.0.1";
+/** The issue's split: v1 gets 80 %, v2 20 %. */
+export const WEIGHTS = { one: 80, two: 20 } as const;
+export const NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
+export const INSTALL_HINT = "apt-get install haproxy nginx-light libnginx-mod-stream";
+
+export type PeerName = "gateway" | "haproxy" | "nginx" | "direct";
+
+/**
+ * Listen ports come from below the ephemeral range (32768–60999 here): the load phases open
+ * tens of thousands of outgoing connections, and one of them can take an OS-picked port in the
+ * gap between this check and the peer's bind.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 } as const;
+
+function canListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(undefined));
+    server.listen(port, HOST, () => {
+      const address = server.address();
+      const bound = typeof address === "object" && address ? address.port : undefined;
+      server.close(() => resolve(bound));
+    });
+  });
+}
+
+/** A loopback port that is free now (closed again before the peer binds it). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate =
+      PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    const port = await canListen(candidate);
+    if (port !== undefined) return port;
+  }
+  const port = await canListen(0);
+  if (port === undefined) throw new Error("no free loopback port");
+  return port;
+}
+
+/** Resolve once `port` accepts a TCP connection; reject after `timeoutMs` or if `child` dies. */
+export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`exited (${child.exitCode ?? child.signalCode}): ${stderrOf(child)}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: HOST, port });
+      socket.setTimeout(500);
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+      socket.once("timeout", () => {
+        socket.destroy();
+        resolve(false);
+      });
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} not open within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** First executable called `name` in PATH, /usr/sbin or /usr/bin. */
+export function findBinary(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/bin", "/sbin"];
+  return dirs
+    .filter((dir) => dir !== "")
+    .map((dir) => join(dir, name))
+    .find((path) => existsSync(path));
+}
+
+/** The two tcp-echo backends, each its own process. */
+export interface Backends {
+  kind: "c" | "node";
+  one: { port: number; child: ChildProcess };
+  two: { port: number; child: ChildProcess };
+  stop(): Promise<void>;
+}
+
+/**
+ * Start both backends: the C epoll echo (default, bench/echo.c) or the project's Node echo
+ * (`node dist/gateway/echoMain.js PORT PREFIX`, per-line logs silenced with LOG_LEVEL=warn).
+ */
+export async function startBackends(kind: "c" | "node", repoRoot: string): Promise<Backends> {
+  const start = async (prefix: "one" | "two") => {
+    const port = await freePort();
+    const child =
+      kind === "c"
+        ? startChild({ command: ECHO_BIN, args: [String(port), prefix], label: `echo ${prefix}` })
+        : startChild({
+            command: process.execPath,
+            args: [join(repoRoot, "dist/gateway/echoMain.js"), String(port), prefix],
+            env: { LOG_LEVEL: "warn" },
+            label: `echo ${prefix}`,
+          });
+    child.stdout?.resume();
+    child.stdin?.end();
+    await waitForPort(port, 10_000, child);
+    return { port, child };
+  };
+  const one = await start("one");
+  const two = await start("two");
+  return {
+    kind,
+    one,
+    two,
+    stop: async () => {
+      await Promise.all([stopChild(one.child), stopChild(two.child)]);
+    },
+  };
+}
+
+/** A started peer. */
+export interface RunningPeer {
+  name: PeerName;
+  /** Load generator targets: the proxy's listener, or the backends with weights (direct). */
+  targets: string[];
+  /** Root pid of the proxy process tree; undefined for direct. */
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+/** The gateway, plus what the reload phase needs. */
+export interface RunningGateway extends RunningPeer {
+  routeFile: string;
+  /** Admin address `127.0.0.1:PORT` (/metrics, /readyz). */
+  admin: string;
+  /** Atomically replace the route file (write + rename, as a ConfigMap update does). */
+  writeRoutes(weights: { one: number; two: number }): void;
+}
+
+/** What every peer's start needs. */
+export interface PeerContext {
+  backends: Backends;
+  /** A fresh temp folder for this peer's config, pid and log files. */
+  dir: string;
+  repoRoot: string;
+  /** Idle connections the RSS phase opens (sizes HAProxy maxconn, nginx worker_connections). */
+  idleConnections: number;
+  /** Extra `node` flags for the gateway (e.g. --cpu-prof). */
+  nodeFlags?: string[];
+  /** Where the gateway's JSON log lines (stdout and stderr) go. @default discarded */
+  logFile?: string;
+}
+
+/** Why a peer cannot run here (missing binary or build), or undefined when it can. */
+export function unavailableReason(name: PeerName, repoRoot: string): string | undefined {
+  if (name === "haproxy" && !findBinary("haproxy")) return `haproxy not found: ${INSTALL_HINT}`;
+  if (name === "nginx") {
+    if (!findBinary("nginx")) return `nginx not found: ${INSTALL_HINT}`;
+    if (!existsSync(NGINX_STREAM_MODULE))
+      return `${NGINX_STREAM_MODULE} not found: ${INSTALL_HINT}`;
+  }
+  if (name === "gateway" && !existsSync(join(repoRoot, "dist/gateway/gatewayMain.js")))
+    return "dist/gateway/gatewayMain.js not built (npm run build)";
+  return undefined;
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () => stopChild(child, 5000);
+}
+
+/** Route file of the gateway: one listener, v1/v2 with the given weights. */
+export function gatewayRoutes(
+  listenPort: number,
+  backends: Backends,
+  weights: { one: number; two: number },
+  maxConnections: number,
+) {
+  return {
+    listeners: [
+      {
+        name: "bench",
+        listen: `${HOST}:${listenPort}`,
+        balance: "smooth",
+        maxConnections,
+        routes: [
+          { name: "v1", weight: weights.one, endpoints: [`${HOST}:${backends.one.port}`] },
+          { name: "v2", weight: weights.two, endpoints: [`${HOST}:${backends.two.port}`] },
+        ],
+      },
+    ],
+  };
+}
+
+export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const routeFile = join(ctx.dir, "routes.json");
+  const maxConnections = Math.max(20_000, ctx.idleConnections * 2);
+  const writeRoutes = (weights: { one: number; two: number }) => {
+    const tmp = `${routeFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(gatewayRoutes(port, ctx.backends, weights, maxConnections)));
+    renameSync(tmp, routeFile);
+  };
+  writeRoutes(WEIGHTS);
+  const child = startChild({
+    command: process.execPath,
+    args: [
+      ...(ctx.nodeFlags ?? []),
+      join(ctx.repoRoot, "dist/gateway/gatewayMain.js"),
+      "--config",
+      routeFile,
+      "--admin",
+      `${HOST}:${adminPort}`,
+      "--drain-seconds",
+      "1",
+    ],
+    cwd: ctx.dir,
+    label: "gateway",
+  });
+  // JSON logs: kept for diagnosis when asked, else drained so they never block the gateway
+  if (ctx.logFile) {
+    const log = createWriteStream(ctx.logFile);
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+  } else child.stdout?.resume();
+  child.stdin?.end();
+  await waitForPort(port, 15_000, child);
+  return {
+    name: "gateway",
+    targets: [`${HOST}:${port}`],
+    pid: child.pid,
+    routeFile,
+    admin: `${HOST}:${adminPort}`,
+    writeRoutes,
+    stop: stopper(child),
+  };
+}
+
+/** HAProxy config: one thread, tcp mode, weighted round robin, long timeouts (idle phase). */
+export function haproxyConfig(port: number, backends: Backends, maxconn: number): string {
+  return `global
+  nbthread 1
+  maxconn ${maxconn}
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 900s
+  timeout server 900s
+  maxconn ${maxconn}
+
+frontend bench
+  bind ${HOST}:${port}
+  default_backend echo
+
+backend echo
+  balance roundrobin
+  server v1 ${HOST}:${backends.one.port} weight ${WEIGHTS.one}
+  server v2 ${HOST}:${backends.two.port} weight ${WEIGHTS.two}
+`;
+}
+
+export async function startHaproxy(ctx: PeerContext): Promise<RunningPeer> {
+  const port = await freePort();
+  const config = join(ctx.dir, "haproxy.cfg");
+  writeFileSync(config, haproxyConfig(port, ctx.backends, ctx.idleConnections + 50));
+  const child = startChild({
+    command: findBinary("haproxy") ?? "haproxy",
+    args: ["-f", config, "-db"],
+    cwd: ctx.dir,
+    label: "haproxy",
+  });
+  child.stdout?.resume();
+  child.stdin?.end();
+  await waitForPort(port, 10_000, child);
+  return { name: "haproxy", targets: [`${HOST}:${port}`], pid: child.pid, stop: stopper(child) };
+}
+
+/** nginx config: stream module, 1 worker, weighted upstream, half-close carried through. */
+export function nginxConfig(dir: string, port: number, backends: Backends, conns: number): string {
+  return `load_module ${NGINX_STREAM_MODULE};
+worker_processes 1;
+worker_rlimit_nofile ${2 * conns + 100};
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "error.log")} warn;
+
+events {
+  worker_connections ${2 * conns + 50};
+}
+
+stream {
+  upstream echo {
+    server ${HOST}:${backends.one.port} weight=${WEIGHTS.one};
+    server ${HOST}:${backends.two.port} weight=${WEIGHTS.two};
+  }
+  server {
+    listen ${HOST}:${port} backlog=4096;
+    proxy_pass echo;
+    proxy_half_close on;
+    proxy_timeout 900s;
+  }
+}
+`;
+}
+
+export async function startNginx(ctx: PeerContext): Promise<RunningPeer> {
+  const port = await freePort();
+  const config = join(ctx.dir, "nginx.conf");
+  writeFileSync(config, nginxConfig(ctx.dir, port, ctx.backends, ctx.idleConnections + 50));
+  const child = startChild({
+    command: findBinary("nginx") ?? "nginx",
+    args: ["-e", join(ctx.dir, "error.log"), "-c", config, "-p", ctx.dir, "-g", "daemon off;"],
+    cwd: ctx.dir,
+    label: "nginx",
+  });
+  child.stdout?.resume();
+  child.stdin?.end();
+  await waitForPort(port, 10_000, child);
+  return { name: "nginx", targets: [`${HOST}:${port}`], pid: child.pid, stop: stopper(child) };
+}
+
+/** Direct to the backends: the load generator itself spreads 80/20 (smooth round robin). */
+export function directPeer(backends: Backends): RunningPeer {
+  return {
+    name: "direct",
+    targets: [
+      `${HOST}:${backends.one.port}=${WEIGHTS.one}`,
+      `${HOST}:${backends.two.port}=${WEIGHTS.two}`,
+    ],
+    stop: async () => {},
+  };
+}
+
+/** Start peer `name`. */
+export function startPeer(name: PeerName, ctx: PeerContext): Promise<RunningPeer> {
+  switch (name) {
+    case "gateway":
+      return startGateway(ctx);
+    case "haproxy":
+      return startHaproxy(ctx);
+    case "nginx":
+      return startNginx(ctx);
+    case "direct":
+      return Promise.resolve(directPeer(ctx.backends));
+  }
+}

@@ -1,0 +1,382 @@
+/**
+ * `npm run bench` — the gateway against HAProxy, nginx stream and direct-to-backend (issue 5).
+ *
+ *   npm run bench                      full run (~8 min): 5 rounds, gateway and HAProxy alternate
+ *   npm run bench -- --quick           under a minute, for development
+ *   npm run bench -- --json            one JSON object on stdout (progress on stderr)
+ *   options: --rounds N  --peers gateway,haproxy,nginx,direct  --backend c|node
+ *            --profile / --no-profile  --no-build  --idle-connections N
+ *
+ * Everything listens on 127.0.0.1 only, every phase is bounded in time, and every process the
+ * run starts is stopped at the end, on errors and on Ctrl-C. Results: bench/results/*.json.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { installCleanup, killAllChildren, onExit } from "./children";
+import { type CpuProfile, inclusiveTimes, type SelfTime, selfTimes } from "./cpuProfile";
+import { checkHalfClose, type HalfCloseResult } from "./halfClose";
+import { compileNativeHelpers, runLoadgen } from "./loadgen";
+import {
+  type Backends,
+  findBinary,
+  type PeerName,
+  type RunningGateway,
+  startBackends,
+  startGateway,
+  startPeer,
+  unavailableReason,
+} from "./peers";
+import { FULL_PLAN, measurePeer, type PhasePlan, QUICK_PLAN } from "./phases";
+import {
+  measureReloadLatency,
+  type ReloadLatency,
+  type ReloadUnderLoad,
+  reloadsUnderLoad,
+} from "./reload";
+import { headline, median, type PeerSample, roundOrder, summarize, summaryTable } from "./report";
+
+const REPO_ROOT = join(__dirname, "..");
+const RESULTS_DIR = join(REPO_ROOT, "bench", "results");
+const LOG_DIR = join(RESULTS_DIR, "logs");
+const ALL_PEERS: readonly PeerName[] = ["gateway", "haproxy", "nginx", "direct"];
+
+interface Options {
+  quick: boolean;
+  json: boolean;
+  rounds: number;
+  peers: PeerName[];
+  backend: "c" | "node";
+  profile: boolean;
+  build: boolean;
+  plan: PhasePlan;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      rounds: { type: "string" },
+      peers: { type: "string", default: ALL_PEERS.join(",") },
+      backend: { type: "string", default: "c" },
+      profile: { type: "boolean" },
+      "no-profile": { type: "boolean", default: false },
+      "no-build": { type: "boolean", default: false },
+      "idle-connections": { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const quick = values.quick === true;
+  const rounds = Number(values.rounds ?? (quick ? 1 : 5));
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
+    throw new Error("--rounds must be an integer from 1 to 20");
+  const peers = String(values.peers)
+    .split(",")
+    .map((p) => p.trim());
+  for (const peer of peers)
+    if (!ALL_PEERS.includes(peer as PeerName))
+      throw new Error(`--peers: unknown peer "${peer}" (allowed: ${ALL_PEERS.join(", ")})`);
+  if (values.backend !== "c" && values.backend !== "node")
+    throw new Error('--backend must be "c" (bench/echo.c) or "node" (dist/gateway/echoMain.js)');
+  const plan = { ...(quick ? QUICK_PLAN : FULL_PLAN) };
+  if (values["idle-connections"] !== undefined) {
+    plan.idleConnections = Number(values["idle-connections"]);
+    if (!Number.isInteger(plan.idleConnections) || plan.idleConnections < 1)
+      throw new Error("--idle-connections must be a positive integer");
+  }
+  return {
+    quick,
+    json: values.json === true,
+    rounds,
+    peers: peers as PeerName[],
+    backend: values.backend,
+    profile: values["no-profile"] ? false : (values.profile ?? !quick),
+    build: !values["no-build"],
+    plan,
+  };
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function version(command: string, args: string[]): string | undefined {
+  const binary = findBinary(command);
+  if (!binary) return undefined;
+  try {
+    const out = execFileSync(binary, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+    return out.split("\n")[0]?.trim();
+  } catch (error) {
+    // nginx -v prints on stderr
+    return (error as { stderr?: string }).stderr?.split("\n")[0]?.trim();
+  }
+}
+
+function machine() {
+  const cpuInfo = cpus();
+  let fdLimit = "?";
+  try {
+    fdLimit = execFileSync("/bin/sh", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim();
+  } catch {
+    // keep "?"
+  }
+  return {
+    cores: cpuInfo.length,
+    cpuModel: cpuInfo[0]?.model ?? "unknown",
+    kernel: release(),
+    node: process.version,
+    haproxy: version("haproxy", ["-v"]),
+    fdHardLimit: fdLimit,
+    loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+  };
+}
+
+function nginxVersion(): string | undefined {
+  const binary = findBinary("nginx");
+  if (!binary) return undefined;
+  const out = execFileSync("/bin/sh", ["-c", `'${binary}' -v 2>&1`], { encoding: "utf8" });
+  return out.trim();
+}
+
+/** Which peers run, and why the others do not. */
+function choosePeers(wanted: readonly PeerName[]): PeerName[] {
+  const peers: PeerName[] = [];
+  for (const name of wanted) {
+    const reason = unavailableReason(name, REPO_ROOT);
+    if (reason) log(`skipping ${name}: ${reason}`);
+    else peers.push(name);
+  }
+  return peers;
+}
+
+interface ProfileResult {
+  files: string[];
+  /** Top functions by self time. */
+  top: SelfTime[];
+  /** The gateway's own functions (dist/) by inclusive time. */
+  gatewayInclusive: SelfTime[];
+}
+
+async function profileGateway(
+  backends: Backends,
+  plan: PhasePlan,
+  dir: string,
+): Promise<ProfileResult> {
+  const profileDir = join(RESULTS_DIR, "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
+  mkdirSync(profileDir, { recursive: true });
+  const gateway = await startGateway({
+    backends,
+    dir,
+    repoRoot: REPO_ROOT,
+    idleConnections: plan.idleConnections,
+    nodeFlags: ["--cpu-prof", "--cpu-prof-dir", profileDir],
+  });
+  try {
+    const targets = gateway.targets;
+    await runLoadgen({ mode: "conn", targets, concurrency: 50, durationSec: 3 }, "profile c=50");
+    await runLoadgen({ mode: "rate", targets, rate: 3000, durationSec: 2 }, "profile rate");
+    await runLoadgen(
+      { mode: "bulk", targets, concurrency: 4, durationSec: 1, lineSize: 16384, window: 4 },
+      "profile bulk",
+    );
+  } finally {
+    await gateway.stop(); // SIGTERM: the gateway exits 0 and V8 writes the profile
+  }
+  const files = readdirSync(profileDir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => join(profileDir, f));
+  const profiles = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as CpuProfile);
+  return {
+    files,
+    top: selfTimes(profiles).slice(0, 25),
+    gatewayInclusive: inclusiveTimes(profiles, (frame) => frame.includes("dist/")).slice(0, 15),
+  };
+}
+
+/** Runs the benchmark; resolves false when any connection failed or a check did not pass. */
+async function main(): Promise<boolean> {
+  const options = parseOptions(process.argv.slice(2));
+  installCleanup();
+  const started = Date.now();
+  const info = { ...machine(), nginx: nginxVersion() };
+  log(
+    `machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, ` +
+      `load ${info.loadAverageAtStart.join(" ")}, fd hard limit ${info.fdHardLimit}`,
+  );
+  log(`peers: ${info.haproxy ?? "haproxy missing"}; ${info.nginx ?? "nginx missing"}`);
+
+  if (options.build && options.peers.includes("gateway")) {
+    log("building the gateway: npm run build");
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO_ROOT, stdio: "inherit" });
+  }
+  compileNativeHelpers();
+  const peers = choosePeers(options.peers);
+  if (peers.length === 0) throw new Error("no peer can run here");
+
+  mkdirSync(LOG_DIR, { recursive: true });
+  const workDir = mkdtempSync(join(tmpdir(), "tcp-shift-bench-"));
+  onExit(() => rmSync(workDir, { recursive: true, force: true }));
+  const backends = await startBackends(options.backend, REPO_ROOT);
+  log(`backends (${options.backend}): one on ${backends.one.port}, two on ${backends.two.port}`);
+
+  const samples: PeerSample[] = [];
+  const halfClose: Record<string, HalfCloseResult> = {};
+  let reloadLatency: ReloadLatency | undefined;
+  let reloadLoad: ReloadUnderLoad | undefined;
+  let profile: ProfileResult | undefined;
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      log(`round ${round + 1}/${options.rounds}`);
+      for (const name of roundOrder(peers, round)) {
+        const dir = mkdtempSync(join(workDir, `${name}-`));
+        const peer = await startPeer(name, {
+          backends,
+          dir,
+          repoRoot: REPO_ROOT,
+          idleConnections: options.plan.idleConnections,
+          logFile: join(LOG_DIR, `${name}-round-${round + 1}.log`),
+        });
+        try {
+          if (!halfClose[name]) halfClose[name] = await checkHalfClose(peer.targets[0] as string);
+          samples.push(await measurePeer(peer, round, backends, options.plan, log));
+          if (name === "gateway" && round === 0) {
+            const gateway = peer as RunningGateway;
+            log("  gateway reload latency (route file replaced → first connection on new weights)");
+            reloadLatency = await measureReloadLatency(gateway, options.quick ? 3 : 10);
+            const reloads = options.quick ? 20 : 100;
+            log(`  gateway: ${reloads} reloads under load`);
+            reloadLoad = await reloadsUnderLoad(gateway, reloads, 100, 1000, 200);
+          }
+        } finally {
+          await peer.stop();
+        }
+      }
+    }
+    if (options.profile && peers.includes("gateway")) {
+      log("profiling the gateway (--cpu-prof) under the same load");
+      profile = await profileGateway(backends, options.plan, mkdtempSync(join(workDir, "prof-")));
+    }
+  } finally {
+    await backends.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+
+  const summary = summarize(samples);
+  const reloadMs = reloadLatency?.samplesMs.length ? median(reloadLatency.samplesMs) : undefined;
+  const head = headline(summary, { reloadMs, lostConnections: reloadLoad?.lostConnections });
+  const backendCpu = median(
+    samples.filter((s) => s.peer === "direct").map((s) => s.backendCpuPerConnUs ?? Number.NaN),
+  );
+  const problems = [
+    ...samples.flatMap((s) =>
+      (s.problems ?? []).map((p) => `${s.peer} round ${s.round + 1}: ${p}`),
+    ),
+    ...Object.entries(halfClose)
+      .filter(([, check]) => !check.ok)
+      .map(([name, check]) => `${name}: half-close check failed: ${check.detail}`),
+    ...(reloadLoad && reloadLoad.lostConnections > 0
+      ? [`gateway: ${reloadLoad.lostConnections} connections lost across reloads`]
+      : []),
+    ...(reloadLatency && reloadLatency.probeFailures > 0
+      ? [`gateway: ${reloadLatency.probeFailures} reload probes got no reply within 2 s`]
+      : []),
+    ...(reloadLatency && reloadLatency.timeouts > 0
+      ? [`gateway: ${reloadLatency.timeouts} reloads not in force within 3 s`]
+      : []),
+  ];
+  const result = {
+    ok: problems.length === 0,
+    problems,
+    ...head,
+    date: new Date(started).toISOString(),
+    durationSec: Math.round((Date.now() - started) / 1000),
+    machine: { ...info, loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))) },
+    options: {
+      quick: options.quick,
+      rounds: options.rounds,
+      peers,
+      backend: options.backend,
+      plan: options.plan,
+    },
+    halfClose,
+    reload: { latency: reloadLatency, underLoad: reloadLoad },
+    backendCpuPerConnUsDirect: backendCpu,
+    summary,
+    samples,
+    profile,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `bench-${result.date.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
+    return result.ok;
+  }
+  const out = (line = "") => process.stdout.write(`${line}\n`);
+  out();
+  out(
+    `tcp-shift bench ${result.date}, ${options.rounds} round(s)${options.quick ? " (quick)" : ""}`,
+  );
+  out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
+  out(`peers: ${info.haproxy ?? "-"}; ${info.nginx ?? "-"}; backends: ${options.backend} echo`);
+  out("values: median (min–max) over rounds; ratios: median (min–max) of per-round ratios");
+  out();
+  out(summaryTable(summary, peers));
+  out();
+  for (const [name, check] of Object.entries(halfClose))
+    out(
+      `half-close ${name}: ${check.ok ? "ok" : "FAILED"} (${check.passed}/${check.attempts}; ${check.detail})`,
+    );
+  if (reloadLatency)
+    out(
+      `reload latency (gateway, file watch): median ${reloadMs?.toFixed(1) ?? "-"} ms, ` +
+        `samples ${reloadLatency.samplesMs.map((x) => x.toFixed(0)).join(" ")} ms, ` +
+        `${reloadLatency.timeouts} not applied within 3 s, ${reloadLatency.probeFailures} probe failures`,
+    );
+  if (reloadLoad)
+    out(
+      `reloads under load (gateway): ${reloadLoad.reloadsWritten} written, ` +
+        `${reloadLoad.reloadsApplied ?? "?"} applied, lost ${reloadLoad.lostConnections} ` +
+        `(short: ${reloadLoad.shortConnections.ok} ok / ${reloadLoad.shortConnections.errors} failed; ` +
+        `long-lived: ${reloadLoad.longLived.stillWorking}/${reloadLoad.longLived.opened} still working), ` +
+        `same process: ${reloadLoad.samePid}`,
+    );
+  out("HAProxy and nginx reloads are not measured (they restart workers; out of scope).");
+  out(`backend CPU per connection (direct, ${options.backend} echo): ${backendCpu.toFixed(1)} µs`);
+  if (profile) {
+    out();
+    out(`gateway CPU profile (${profile.files.length} file(s)); top self time, % of busy time:`);
+    for (const entry of profile.top.filter((e) => e.frame !== "(idle)").slice(0, 15))
+      out(
+        `  ${entry.busyPercent.toFixed(1).padStart(5)} %  ${entry.selfMs.toFixed(0).padStart(6)} ms  ${entry.frame}`,
+      );
+    out("gateway code by inclusive time, % of busy time:");
+    for (const entry of profile.gatewayInclusive.slice(0, 10))
+      out(
+        `  ${entry.busyPercent.toFixed(1).padStart(5)} %  ${entry.selfMs.toFixed(0).padStart(6)} ms  ${entry.frame}`,
+      );
+  }
+  out();
+  out(`results: ${file}`);
+  if (problems.length > 0) {
+    out();
+    out(`FAILED: ${problems.length} problem(s); gateway logs in ${LOG_DIR}`);
+    for (const problem of problems) out(`  ${problem}`);
+  }
+  return result.ok;
+}
+
+main().then(
+  (ok) => process.exit(ok ? 0 : 1),
+  (error: Error) => {
+    killAllChildren();
+    log(`bench failed: ${error.message}`);
+    process.exit(1);
+  },
+);
