@@ -65,3 +65,16 @@ export function parseStackConfig(text: string, path: string): Record<string, unk
 export function isSecureValue(value: unknown): boolean {
   return typeof value === "object" && value !== null && "secure" in value;
 }
+
+/** Stand-in kubeconfig: passes the schema, reaches no cluster. */
+const KUBECONFIG_STAND_IN = "apiVersion: v1\nkind: Config\nclusters: []\n";
+/** Stand-in for any other encrypted value. */
+export const SECRET_STAND_IN = "[secret]";
+
+/**
+ * What render and local mode use in place of a value only the Pulumi CLI can decrypt: a value
+ * the schema accepts for `key` (so cross-key rules still hold), never the secret itself.
+ */
+export function secureValueStandIn(key: string): string {
+  return key.toLowerCase().endsWith("kubeconfig") ? KUBECONFIG_STAND_IN : SECRET_STAND_IN;
+}

@@ -24,7 +24,12 @@ import {
   MESH_PROVIDER_NAME,
   PROJECT_NAME,
 } from "../components/constants";
-import { isSecureValue, readStackConfig, stackFilePath } from "../components/stackFile";
+import {
+  isSecureValue,
+  readStackConfig,
+  secureValueStandIn,
+  stackFilePath,
+} from "../components/stackFile";
 import { UserError } from "../components/userError";
 import {
   installMocks,
@@ -126,7 +131,7 @@ function renderConfig(options: RenderOptions): RenderConfig {
   const undecrypted: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     if (isSecureValue(value)) {
-      config[key] = SECRET_MASK;
+      config[key] = secureValueStandIn(key);
       secretKeys.add(key);
       undecrypted.push(key);
     } else {

@@ -1,0 +1,18 @@
+/**
+ * `npm run verify -- --host H --port P [-n 200] [--expect-v2 W] ...`: see `VERIFY_USAGE` in
+ * `verify.ts`. Only wiring here; exit codes 0/1/2 are verdicts, 64 is a usage error.
+ */
+import { verifyCli } from "./verify";
+
+verifyCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    // exitCode, not exit(): let a piped stdout flush the report first.
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `verify: unexpected failure: ${(error as Error).stack ?? String(error)}\n`,
+    );
+    process.exitCode = 70;
+  },
+);
