@@ -19,6 +19,11 @@ export interface AdminServerOptions {
   address?: string;
   /** Served on `/metrics`. */
   registry: Registry;
+  /**
+   * Text of `/metrics`, when not `registry.metrics()` (a cluster primary aggregating its
+   * workers' registries). Served with `registry.contentType`.
+   */
+  metrics?(): Promise<string>;
   /** Answer of `/readyz`. */
   isReady(): boolean;
   logger?: Logger;
@@ -54,7 +59,12 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
           ? send(response, 200, "ready\n")
           : send(response, 503, "not ready\n");
       case "/metrics":
-        return send(response, 200, await options.registry.metrics(), options.registry.contentType);
+        return send(
+          response,
+          200,
+          await (options.metrics ? options.metrics() : options.registry.metrics()),
+          options.registry.contentType,
+        );
       default:
         return send(response, 404, "not found: try /healthz, /readyz or /metrics\n");
     }

@@ -1,21 +1,27 @@
 /**
  * One proxied connection: connect to an endpoint of the chosen route (bounded attempts within
- * that route, never another route), then pipe both ways.
+ * that route, never another route), then forward bytes both ways.
  *
- * Why `socket.pipe()` and not `stream.pipeline()`: pipeline costs ~1.6x the CPU per connection.
- * Its teardown semantics are kept by hand: an error, an idle timeout or an abortive close on one
- * side destroys both. A clean FIN is forwarded (`allowHalfOpen` on both sockets, `pipe` ends the
- * other side) so a client that half-closes after sending still gets its reply.
+ * Why 'data' handlers and not `socket.pipe()` / `stream.pipeline()`: pipeline costs ~1.6x the
+ * CPU of pipe per connection, and pipe's machinery (onfinish/unpipe/cleanup listeners, pause
+ * bookkeeping) measured as a visible share again. Forwarding by hand keeps the same contract:
+ * - backpressure: `write()` false pauses the source, the sink's 'drain' resumes it (bounded
+ *   buffers);
+ * - half-close: a side's FIN ('end') is forwarded with `end()` (`allowHalfOpen` on both
+ *   sockets), so a client that half-closes after sending still gets its reply. When the other
+ *   side has already sent its FIN too and nothing is queued, the socket is closed at once
+ *   (close(2) sends the FIN): one shutdown(2) less per connection;
+ * - teardown: an error, an idle timeout or an abortive close on one side destroys both.
  *
- * Handlers are module-level functions that find their connection through a symbol on the socket:
- * no closures allocated per connection.
+ * Timeouts are not per-socket timers: the gateway's sweep (`checkTimeouts`) looks at every
+ * connection a few times per timeout (see tcpGateway.ts).
+ *
+ * The client socket is accepted paused (`pauseOnConnect`): what it sends (and its FIN) waits in
+ * the kernel until the backend is connected, then reading starts once.
  */
 import { connect, type Socket } from "node:net";
 import type { Endpoint } from "./endpointPool";
 import type { RouteRuntime } from "./routeTable";
-
-const CONNECTION = Symbol("proxiedConnection");
-type ProxiedSocket = Socket & { [CONNECTION]: ProxiedConnection };
 
 /** What a connection reports back to its gateway (one object per listener, not per connection). */
 export interface ConnectionEvents {
@@ -32,6 +38,10 @@ const CONNECTING = 0;
 const PIPING = 1;
 const CLOSED = 2;
 
+/** Bits of `eof`: which side's FIN has been received (and forwarded). */
+const CLIENT_EOF = 1;
+const BACKEND_EOF = 2;
+
 /** A client connection and its backend connection. */
 export class ProxiedConnection {
   readonly client: Socket;
@@ -43,19 +53,21 @@ export class ProxiedConnection {
   private phase: number = CONNECTING;
   /** Sockets not yet closed (client, plus the current backend once it exists). */
   private openSockets = 1;
+  private eof = 0;
+  /** Set on every chunk read from either side; cleared by the timeout sweep. */
+  private active = false;
+  /** Start of the current connect attempt, then the last time the sweep saw activity (ms). */
+  private since = 0;
+  private clientDrainHooked = false;
+  private backendDrainHooked = false;
 
   constructor(client: Socket, route: RouteRuntime, events: ConnectionEvents) {
     this.client = client;
     this.route = route;
     this.events = events;
-    (client as ProxiedSocket)[CONNECTION] = this;
     // TCP_NODELAY is already set by the listening server (`noDelay: true`).
-    client.setTimeout(route.idleTimeoutMs);
-    client.on("error", onSocketError);
-    client.on("timeout", onSocketTimeout);
-    client.on("close", onClientClose);
-    // Until the backend is connected nothing consumes the client: what it sends (and its FIN)
-    // waits in the socket's buffer, bounded by highWaterMark, then flows through the pipe.
+    client.on("error", this.onClientError);
+    client.on("close", this.onClientClose);
     this.connectNext();
   }
 
@@ -67,41 +79,114 @@ export class ProxiedConnection {
     this.backend?.destroy();
   }
 
+  /**
+   * Called by the gateway's sweep: fail a connect attempt older than `connectTimeoutMs`, close a
+   * connection that moved no byte either way for `idleTimeoutMs`. A connection idles out between
+   * `idleTimeoutMs` and `idleTimeoutMs` + 2 sweep periods after its last byte.
+   */
+  checkTimeouts(now: number): void {
+    if (this.phase === PIPING) {
+      if (this.active) {
+        this.active = false;
+        this.since = now;
+      } else if (now - this.since >= this.route.idleTimeoutMs) {
+        this.route.listenerCounts.idleTimeouts++;
+        this.destroy();
+      }
+    } else if (this.phase === CONNECTING && now - this.since >= this.route.connectTimeoutMs)
+      this.socketFailed(this.backend as Socket, undefined);
+  }
+
   private connectNext(): void {
     const route = this.route;
     const endpoint = route.pool.next();
     this.endpoint = endpoint;
     this.attempts++;
+    this.since = Date.now();
     const backend = connect({
       host: endpoint.address,
       port: endpoint.port,
       allowHalfOpen: true,
       noDelay: true,
-      timeout: route.connectTimeoutMs,
     });
-    (backend as ProxiedSocket)[CONNECTION] = this;
     this.backend = backend;
     this.openSockets++;
-    backend.on("connect", onBackendConnect);
-    backend.on("error", onSocketError);
-    backend.on("timeout", onSocketTimeout);
-    backend.on("close", onBackendClose);
+    backend.on("connect", this.onBackendConnect);
+    backend.on("error", this.onBackendError);
+    backend.on("close", this.onBackendClose);
   }
 
-  /** @internal */
-  backendConnected(backend: Socket): void {
-    if (this.phase !== CONNECTING || backend !== this.backend) return;
+  private readonly onBackendConnect = (): void => {
+    if (this.phase !== CONNECTING) return;
     this.phase = PIPING;
     this.route.pool.markHealthy(this.endpoint as Endpoint);
-    backend.setTimeout(this.route.idleTimeoutMs);
-    this.client.pipe(backend);
-    backend.pipe(this.client);
-  }
+    const client = this.client;
+    const backend = this.backend as Socket;
+    backend.on("data", this.onBackendData);
+    backend.on("end", this.onBackendEnd);
+    client.on("data", this.onClientData);
+    client.on("end", this.onClientEnd);
+    // Accepted paused (`pauseOnConnect`): adding a 'data' listener does not start reading.
+    client.resume();
+  };
 
-  /** @internal A socket errored or timed out. */
-  socketFailed(socket: Socket, error: Error | undefined): void {
-    // A socket of an earlier, failed connect attempt: already handled.
-    if (socket !== this.client && socket !== this.backend) return;
+  private readonly onClientData = (chunk: Buffer): void => {
+    this.active = true;
+    const backend = this.backend as Socket;
+    if (backend.write(chunk)) return;
+    this.client.pause();
+    if (!this.backendDrainHooked) {
+      this.backendDrainHooked = true;
+      backend.on("drain", this.onBackendDrain);
+    }
+  };
+
+  private readonly onBackendData = (chunk: Buffer): void => {
+    this.active = true;
+    if (this.client.write(chunk)) return;
+    (this.backend as Socket).pause();
+    if (!this.clientDrainHooked) {
+      this.clientDrainHooked = true;
+      this.client.on("drain", this.onClientDrain);
+    }
+  };
+
+  private readonly onBackendDrain = (): void => {
+    this.client.resume();
+  };
+
+  private readonly onClientDrain = (): void => {
+    (this.backend as Socket).resume();
+  };
+
+  private readonly onClientEnd = (): void => {
+    this.eof |= CLIENT_EOF;
+    finish(this.backend as Socket, this.eof === (CLIENT_EOF | BACKEND_EOF));
+  };
+
+  private readonly onBackendEnd = (): void => {
+    this.eof |= BACKEND_EOF;
+    finish(this.client, this.eof === (CLIENT_EOF | BACKEND_EOF));
+  };
+
+  private readonly onClientError = (error: Error): void => {
+    this.socketFailed(this.client, error);
+  };
+
+  private readonly onBackendError = (error: Error): void => {
+    this.socketFailed(this.backend as Socket, error);
+  };
+
+  private readonly onClientClose = (): void => {
+    this.socketClosed(this.client);
+  };
+
+  private readonly onBackendClose = (): void => {
+    this.socketClosed(this.backend as Socket);
+  };
+
+  /** A socket errored, or (error undefined) a connect attempt timed out. */
+  private socketFailed(socket: Socket, error: Error | undefined): void {
     if (this.phase === CONNECTING && socket === this.backend) {
       // A failed connect: counted, endpoint skipped for a while, next endpoint of this route.
       const endpoint = this.endpoint as Endpoint;
@@ -109,39 +194,46 @@ export class ProxiedConnection {
       // The address may be stale (a Service recreated with a new IP): look the name up again
       // in the background, for later connections.
       endpoint.refresh();
-      this.route.connectFailures.inc();
+      this.route.counts.connectFailures++;
       this.events.onConnectFailure(
         this,
         endpoint,
         error ?? new Error(`connect timeout after ${this.route.connectTimeoutMs} ms`),
       );
+      // This attempt's socket is done with: its events no longer concern the connection (the
+      // handlers find the backend through `this.backend`, which the next attempt replaces).
+      socket.removeListener("error", this.onBackendError);
+      socket.removeListener("close", this.onBackendClose);
+      socket.removeListener("connect", this.onBackendConnect);
+      socket.on("error", ignoreError);
       socket.destroy();
+      this.openSockets--;
       if (this.attempts < this.route.connectAttempts && !this.client.destroyed) {
         this.connectNext();
         return;
       }
       this.phase = CLOSED;
-      this.route.backendUnavailable.inc();
+      this.route.counts.backendUnavailable++;
       this.events.onUnavailable(this);
-      // A clean close (FIN) rather than a reset: the client did nothing wrong.
+      // A clean close (FIN) rather than a reset: the client did nothing wrong. Reading (and
+      // dropping) what it sent keeps close(2) from answering unread bytes with a RST.
+      this.client.resume();
       this.client.destroySoon();
       return;
     }
-    if (error === undefined && this.phase === PIPING) this.route.idleTimeouts.inc();
     this.destroy();
   }
 
-  /** @internal */
-  socketClosed(socket: Socket): void {
+  private socketClosed(socket: Socket): void {
     // A side that closed without finishing both directions (reset, destroy) takes the other
     // with it; after a clean FIN exchange the other side finishes flushing on its own.
-    // The socket of an earlier, failed connect attempt only needs counting down.
-    const clean = socket.readableEnded && socket.writableFinished;
     if (socket === this.client) {
-      this.route.bytesToBackend.inc(socket.bytesRead);
-      this.route.bytesToClient.inc(socket.bytesWritten);
-      if (!clean || this.phase === CONNECTING) this.destroy();
-    } else if (socket === this.backend && !clean) this.destroy();
+      const counts = this.route.counts;
+      counts.bytesToBackend += socket.bytesRead;
+      counts.bytesToClient += socket.bytesWritten;
+      if (!(this.eof & CLIENT_EOF) || !(this.eof & BACKEND_EOF) || this.phase === CONNECTING)
+        this.destroy();
+    } else if (this.eof !== (CLIENT_EOF | BACKEND_EOF)) this.destroy();
     if (--this.openSockets === 0) {
       this.phase = CLOSED;
       this.events.onClosed(this);
@@ -149,18 +241,14 @@ export class ProxiedConnection {
   }
 }
 
-function onBackendConnect(this: ProxiedSocket): void {
-  this[CONNECTION].backendConnected(this);
+/**
+ * Forward a FIN to `socket`. When its own FIN has arrived too (`bothEnded`) and nothing waits to
+ * be written, close it at once: close(2) sends the FIN (nothing unread remains after EOF), and
+ * the shutdown(2) that `end()` would make first is saved.
+ */
+function finish(socket: Socket, bothEnded: boolean): void {
+  if (bothEnded && socket.writableLength === 0) socket.destroy();
+  else socket.end();
 }
-function onSocketError(this: ProxiedSocket, error: Error): void {
-  this[CONNECTION].socketFailed(this, error);
-}
-function onSocketTimeout(this: ProxiedSocket): void {
-  this[CONNECTION].socketFailed(this, undefined);
-}
-function onClientClose(this: ProxiedSocket): void {
-  this[CONNECTION].socketClosed(this);
-}
-function onBackendClose(this: ProxiedSocket): void {
-  this[CONNECTION].socketClosed(this);
-}
+
+function ignoreError(): void {}

@@ -21,6 +21,11 @@ export class ConnectionTracker<T extends Destroyable> {
     return this.open.size;
   }
 
+  /** The open connections (for a periodic sweep; deleting while iterating is safe). */
+  values(): IterableIterator<T> {
+    return this.open.values();
+  }
+
   add(connection: T): void {
     this.open.add(connection);
   }

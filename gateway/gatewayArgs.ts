@@ -6,11 +6,16 @@ import { parseHostPort } from "./hostPort";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "./jsonLogger";
 
 /** Printed on a usage error and for --help. */
-export const GATEWAY_USAGE = `usage: gatewayMain --config FILE [--admin HOST:PORT] [--drain-seconds N] [--log-level LEVEL]
+export const GATEWAY_USAGE = `usage: gatewayMain --config FILE [--admin HOST:PORT] [--drain-seconds N] [--log-level LEVEL] [--workers N]
   --config FILE        route file (YAML or JSON), reloaded on change and on SIGHUP
   --admin HOST:PORT    admin HTTP address for /healthz /readyz /metrics (default ${DEFAULT_ADMIN_ADDRESS})
   --drain-seconds N    on SIGTERM, how long open connections may finish (default 25)
-  --log-level LEVEL    ${LOG_LEVELS.join("|")} (default: $LOG_LEVEL or info)`;
+  --log-level LEVEL    ${LOG_LEVELS.join("|")} (default: $LOG_LEVEL or info)
+  --workers N          gateway processes sharing the listeners (default 1; in Kubernetes prefer
+                       replicas); N > 1: a primary process serves admin and forks N workers`;
+
+/** Upper bound of --workers (a typo like 1000 must not fork-bomb the node). */
+export const MAX_WORKERS = 64;
 
 /** Below Kubernetes' default terminationGracePeriodSeconds (30) so the drain completes. */
 const DEFAULT_DRAIN_SECONDS = 25;
@@ -21,6 +26,8 @@ export interface GatewayArgs {
   admin: string;
   drainSeconds: number;
   logLevel: LogLevel;
+  /** Gateway processes; 1 = no cluster (the default). */
+  workers: number;
 }
 
 /** Parse the command line. @throws UserError `E_USAGE` naming the bad flag. */
@@ -34,6 +41,7 @@ export function parseGatewayArgs(argv: string[], env: NodeJS.ProcessEnv = {}): G
         admin: { type: "string", default: DEFAULT_ADMIN_ADDRESS },
         "drain-seconds": { type: "string", default: String(DEFAULT_DRAIN_SECONDS) },
         "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
+        workers: { type: "string", default: "1" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -54,5 +62,8 @@ export function parseGatewayArgs(argv: string[], env: NodeJS.ProcessEnv = {}): G
   const logLevel = values["log-level"];
   if (!isLogLevel(logLevel))
     throw new UserError("E_USAGE", `--log-level must be one of ${LOG_LEVELS.join("|")}`);
-  return { config, admin, drainSeconds, logLevel };
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
+    throw new UserError("E_USAGE", `--workers must be an integer from 1 to ${MAX_WORKERS}`);
+  return { config, admin, drainSeconds, logLevel, workers };
 }

@@ -7,12 +7,17 @@
  * Reloads the route file when its directory changes (ConfigMap updates) or on SIGHUP. SIGTERM or
  * SIGINT: stop accepting, report not ready, let open connections finish for `--drain-seconds`,
  * destroy the rest, exit 0. Exit 2 on a usage error, 1 when the routes or a listener are bad.
+ *
+ * `--workers N` (N > 1): this process becomes a cluster primary (gatewayCluster.ts) serving the
+ * admin port, and N workers each run the gateway below on shared listeners.
  */
+import cluster from "node:cluster";
 import { readFile } from "node:fs/promises";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Registry } from "prom-client";
 import { UserError } from "../components/userError";
 import { createAdminServer } from "./adminServer";
 import { GATEWAY_USAGE, type GatewayArgs, parseGatewayArgs } from "./gatewayArgs";
+import { runClusterPrimary, WORKER_READY } from "./gatewayCluster";
 import { formatAddress } from "./hostPort";
 import { createLogger, type Logger } from "./jsonLogger";
 import { parseRouteFile, type RouteFile } from "./routeFile";
@@ -54,8 +59,18 @@ async function main(): Promise<void> {
     process.stderr.write(message ? `${message}\n${GATEWAY_USAGE}\n` : `${GATEWAY_USAGE}\n`);
     process.exit(message ? EXIT_USAGE : 0);
   }
-  const logger = createLogger({ level: args.logLevel, name: "tcp-gateway" });
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  const logger = createLogger({
+    level: args.logLevel,
+    name: "tcp-gateway",
+    fields: worker ? { worker: worker.id } : undefined,
+  });
   process.on("uncaughtException", (error) => fail(logger, error));
+  if (cluster.isPrimary && args.workers > 1) {
+    // A bad route file fails here, once, before any worker is forked.
+    await loadRoutes(args.config).catch((error) => fail(logger, error));
+    return runClusterPrimary(args, logger);
+  }
 
   let loaded: { routes: RouteFile; text: string };
   try {
@@ -67,19 +82,24 @@ async function main(): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const gateway = createGateway({ routes, logger, registry });
-  const admin = createAdminServer({
-    address: args.admin,
-    registry,
-    isReady: () => gateway.ready,
-    logger,
-  });
+  // A worker has no admin port: the primary serves it, asking workers for their registries.
+  const admin = worker
+    ? undefined
+    : createAdminServer({ address: args.admin, registry, isReady: () => gateway.ready, logger });
+  if (worker) {
+    new AggregatorRegistry(); // answers the primary's metric requests
+    AggregatorRegistry.setRegistries([registry]);
+  }
   try {
     await gateway.listen();
-    const adminAddress = await admin.listen();
-    logger.info("admin listening", { address: formatAddress(adminAddress) });
+    if (admin) {
+      const adminAddress = await admin.listen();
+      logger.info("admin listening", { address: formatAddress(adminAddress) });
+    }
   } catch (error) {
     fail(logger, error);
   }
+  process.send?.({ type: WORKER_READY });
 
   const apply = async (next: RouteFile): Promise<void> => {
     // A reload that fails to bind records its own failure; nothing more to do here.
@@ -106,9 +126,11 @@ async function main(): Promise<void> {
     watcher.close();
     // The admin server stays up while draining so /readyz reports 503 to probes.
     await gateway.close(args.drainSeconds * 1000);
-    await admin.close();
+    await admin?.close();
     process.exit(0);
   };
+  // A worker whose primary is gone (killed) drains and exits rather than serving unmanaged.
+  worker?.on("disconnect", () => void stop("primary gone"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
 }

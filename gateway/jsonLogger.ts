@@ -24,6 +24,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Program name, written as `name` on every line. */
   name?: string;
+  /** Fields written on every line, after `msg` (e.g. `{ worker: 2 }`). */
+  fields?: Record<string, unknown>;
 }
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -56,12 +58,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stdout;
   const minimum = LEVEL_RANK[options.level ?? "info"];
   const name = options.name;
+  const base = options.fields;
 
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVEL_RANK[level] < minimum) return;
     const line: Record<string, unknown> = { time: new Date().toISOString(), level };
     if (name !== undefined) line.name = name;
     line.msg = msg;
+    if (base) for (const key of Object.keys(base)) line[key] = base[key];
     if (fields) for (const key of Object.keys(fields)) line[key] = fields[key];
     let text: string;
     try {

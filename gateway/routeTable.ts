@@ -3,9 +3,8 @@
  * route's endpoint pool and its metric children. A reload builds a new table and swaps it in;
  * connections already open keep the objects they were given.
  */
-import type { Counter, Gauge } from "prom-client";
 import { EndpointPool } from "./endpointPool";
-import type { GatewayMetrics } from "./gatewayMetrics";
+import type { GatewayMetrics, ListenerCounts, RouteCounts } from "./gatewayMetrics";
 import type { Logger } from "./jsonLogger";
 import type { ListenerConfig } from "./routeFile";
 import { createWeightedPicker, type WeightedPicker } from "./weightedPicker";
@@ -22,14 +21,10 @@ export interface RouteRuntime {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly connectAttempts: number;
-  readonly connections: Counter.Internal;
-  readonly connectFailures: Counter.Internal;
-  readonly backendUnavailable: Counter.Internal;
-  readonly bytesToBackend: Counter.Internal;
-  readonly bytesToClient: Counter.Internal;
-  /** Per-listener children, shared by the routes of a listener. */
-  readonly activeConnections: Gauge.Internal<"listener">;
-  readonly idleTimeouts: Counter.Internal;
+  /** This route's counters (plain integers, published at scrape time). */
+  readonly counts: RouteCounts;
+  /** The listener's counters, shared by its routes. */
+  readonly listenerCounts: ListenerCounts;
 }
 
 /** A listener's routes and how one is chosen. */
@@ -49,8 +44,7 @@ export async function buildRouteTable(
   logger: Logger,
 ): Promise<RouteTable> {
   const listener = config.name;
-  const activeConnections = metrics.activeConnections.labels(listener);
-  const idleTimeouts = metrics.idleTimeouts.labels(listener);
+  const listenerCounts = metrics.counts.listener(listener);
   const routes = config.routes.map(
     (route): RouteRuntime => ({
       listener,
@@ -60,24 +54,12 @@ export async function buildRouteTable(
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       connectAttempts: CONNECT_ATTEMPTS,
-      connections: metrics.connections.labels(listener, route.name),
-      connectFailures: metrics.connectFailures.labels(listener, route.name),
-      backendUnavailable: metrics.backendUnavailable.labels(listener, route.name),
-      bytesToBackend: metrics.bytes.labels(listener, route.name, "to_backend"),
-      bytesToClient: metrics.bytes.labels(listener, route.name, "to_client"),
-      activeConnections,
-      idleTimeouts,
+      // Creating the counts now exports zero samples, so dashboards and alerts see every route
+      // before its first event.
+      counts: metrics.counts.route(listener, route.name),
+      listenerCounts,
     }),
   );
-  // Export zero samples now, so dashboards and alerts see every route before its first event.
-  for (const route of routes) {
-    route.connections.inc(0);
-    route.connectFailures.inc(0);
-    route.backendUnavailable.inc(0);
-    route.bytesToBackend.inc(0);
-    route.bytesToClient.inc(0);
-  }
-  idleTimeouts.inc(0);
   metrics.refusedConnections.labels(listener).inc(0);
   await Promise.all(
     routes.map(async (route) => {

@@ -62,6 +62,21 @@ export const LISTEN_ERROR_CODE = "E_LISTEN";
 const DEFAULT_GRACE_MS = 10_000;
 /** At most one "refused" log line per listener per this interval (refusals can come in floods). */
 const REFUSED_LOG_INTERVAL_MS = 1_000;
+/** Bounds of the timeout sweep's period (a quarter of the shortest timeout in between). */
+const SWEEP_MIN_MS = 10;
+const SWEEP_MAX_MS = 1_000;
+
+/**
+ * Period of the timeout sweep for a route file: a quarter of its shortest connect or idle
+ * timeout, within 10 ms – 1 s. A connect attempt fails between `connectTimeoutMs` and that plus
+ * one period; an idle connection closes between `idleTimeoutSeconds` and that plus two periods.
+ */
+export function sweepPeriodMs(routes: RouteFile): number {
+  let shortest = Number.POSITIVE_INFINITY;
+  for (const listener of routes.listeners)
+    shortest = Math.min(shortest, listener.connectTimeoutMs, listener.idleTimeoutSeconds * 1000);
+  return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 4)));
+}
 
 /** One bound listener: its server and its current route table. */
 class GatewayListener implements ConnectionEvents {
@@ -80,7 +95,12 @@ class GatewayListener implements ConnectionEvents {
   ) {
     this.table = table;
     this.debug = levelEnabled(logger, "debug");
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, this.onConnection);
+    // Paused: the client is read only once its backend is connected (one read start, no
+    // buffering in the meantime).
+    this.server = createServer(
+      { allowHalfOpen: true, noDelay: true, pauseOnConnect: true },
+      this.onConnection,
+    );
     // Node closes connections past maxConnections itself, before any JS socket is created.
     this.server.maxConnections = table.config.maxConnections;
     this.server.on("drop", this.onDrop);
@@ -120,8 +140,8 @@ class GatewayListener implements ConnectionEvents {
 
   private readonly onConnection = (client: Socket): void => {
     const route = this.table.picker.pick();
-    route.connections.inc();
-    route.activeConnections.inc();
+    route.counts.connections++;
+    route.listenerCounts.active++;
     const connection = new ProxiedConnection(client, route, this);
     this.tracker.add(connection);
     if (this.debug)
@@ -167,7 +187,7 @@ class GatewayListener implements ConnectionEvents {
   }
 
   onClosed(connection: ProxiedConnection): void {
-    connection.route.activeConnections.dec();
+    connection.route.listenerCounts.active--;
     this.tracker.delete(connection);
   }
 }
@@ -183,6 +203,25 @@ export function createGateway(options: GatewayOptions): TcpGateway {
   let state: "new" | "listening" | "closing" = "new";
   /** Reloads run one at a time, in call order. */
   let reloading: Promise<void> = Promise.resolve();
+
+  // One timer for every connection's connect and idle timeouts, instead of a timer per socket
+  // (two per connection, re-armed on every read and write): the per-socket timers measured as a
+  // visible share of the CPU per connection.
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweepPeriod = 0;
+  const sweep = (): void => {
+    const now = Date.now();
+    for (const connection of tracker.values()) connection.checkTimeouts(now);
+  };
+  const scheduleSweep = (routes: RouteFile): void => {
+    // Only ever shortened: connections opened under an earlier file keep their timeouts.
+    const period = sweepPeriodMs(routes);
+    if (sweepTimer && period >= sweepPeriod) return;
+    clearInterval(sweepTimer);
+    sweepPeriod = period;
+    sweepTimer = setInterval(sweep, period);
+    sweepTimer.unref();
+  };
 
   const buildTables = (routes: RouteFile): Promise<RouteTable[]> =>
     Promise.all(routes.listeners.map((config) => buildRouteTable(config, metrics, logger)));
@@ -236,6 +275,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
     }
     current = routes;
     publishWeights(routes);
+    scheduleSweep(routes);
     if (failures.length > 0) {
       const error = new UserError(LISTEN_ERROR_CODE, failures.map((f) => f.message).join("; "));
       gateway.recordReloadFailure(error);
@@ -270,6 +310,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
         logger.info("listening", describe(listener.table.config, listener));
       }
       publishWeights(current);
+      scheduleSweep(current);
       state = "listening";
       metrics.ready.set(1);
     },
@@ -295,6 +336,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
       listeners.clear();
       logger.info("draining", { activeConnections: tracker.size, graceMs });
       await tracker.drain(graceMs);
+      clearInterval(sweepTimer);
       logger.info("closed");
     },
 

@@ -52,6 +52,10 @@ describe("gatewayMain arguments", () => {
       admin: "127.0.0.1:9901",
       drainSeconds: 25,
       logLevel: "info",
+      workers: 1,
+    });
+    expect(parseGatewayArgs(["--config", "r.yaml", "--workers", "2"])).toMatchObject({
+      workers: 2,
     });
     expect(
       parseGatewayArgs(["--config=r.yaml", "--admin", "0.0.0.0:9000", "--drain-seconds", "5"], {
@@ -66,6 +70,8 @@ describe("gatewayMain arguments", () => {
     [["--config", "r.yaml", "--drain-seconds", "-1"], /--drain-seconds/],
     [["--config", "r.yaml", "--log-level", "loud"], /--log-level must be one of/],
     [["--config", "r.yaml", "--bogus"], /bogus/],
+    [["--config", "r.yaml", "--workers", "0"], /--workers must be an integer from 1 to 64/],
+    [["--config", "r.yaml", "--workers", "1.5"], /--workers must be an integer from 1 to 64/],
   ])("rejects %j", (argv, message) => {
     expect(() => parseGatewayArgs(argv)).toThrow(message);
   });
@@ -180,6 +186,103 @@ describe("gatewayMain process", () => {
       expect(open.destroyed).toBe(true);
     } finally {
       program.child.kill("SIGKILL");
+    }
+  });
+
+  it("--workers 2: both workers serve, a reload reaches both, /metrics aggregates, SIGTERM drains", async () => {
+    const config = join(directory, "workers.yaml");
+    writeFileSync(config, routes(100, 0));
+    const program = startProgram("gatewayMain.ts", [
+      "--config",
+      config,
+      "--admin",
+      "127.0.0.1:0",
+      "--workers",
+      "2",
+      "--drain-seconds",
+      "20",
+    ]);
+    const pids: number[] = [];
+    try {
+      const admin = portOfAddress(
+        (await program.waitForLog((line) => line.msg === "admin listening")).address,
+      );
+      for (const worker of [1, 2]) {
+        const line = await program.waitForLog(
+          (l) => l.msg === "worker listening" && l.worker === worker,
+        );
+        pids.push(Number(line.pid));
+      }
+      const ports = program.logs
+        .filter((line) => line.msg === "listening")
+        .map((line) => portOfAddress(line.address));
+      // Both workers listen on the same (shared) port.
+      expect(ports).toHaveLength(2);
+      const port = ports[0] as number;
+      expect(ports[1]).toBe(port);
+      expect(await get(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+
+      // Each worker serves on its own: with the other one stopped, it accepts every connection.
+      const eachWorkerAnswers = async (line: string): Promise<string[]> => {
+        const answers: string[] = [];
+        for (const stopped of pids) {
+          process.kill(stopped, "SIGSTOP");
+          try {
+            answers.push((await exchange(port, line)).toString());
+          } finally {
+            process.kill(stopped, "SIGCONT");
+          }
+        }
+        return answers;
+      };
+      expect(await eachWorkerAnswers("a\n")).toEqual(["one a\n", "one a\n"]);
+
+      // A file change reaches both workers.
+      const beforeReload = program.logs.length;
+      writeFileSync(config, routes(0, 100));
+      for (const worker of [1, 2])
+        await program.waitForLog(
+          (line) => line.msg === "routes reloaded" && line.worker === worker,
+          beforeReload,
+        );
+      expect(await eachWorkerAnswers("b\n")).toEqual(["two b\n", "two b\n"]);
+
+      // /metrics: counters summed over the workers, weights and readiness not.
+      const open = await connectTo(port);
+      const metrics = (await get(admin, "/metrics")).body;
+      expect(sample(metrics, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
+        2,
+      );
+      expect(sample(metrics, 'tcp_gateway_connections_total{listener="tcp-echo",route="v2"}')).toBe(
+        3,
+      );
+      expect(sample(metrics, 'tcp_gateway_active_connections{listener="tcp-echo"}')).toBe(1);
+      expect(sample(metrics, 'tcp_gateway_route_weight{listener="tcp-echo",route="v2"}')).toBe(100);
+      expect(sample(metrics, "tcp_gateway_reloads_total")).toBe(1);
+      expect(sample(metrics, "tcp_gateway_ready")).toBe(1);
+      expect(metrics).toContain("process_cpu_seconds_total");
+
+      // SIGTERM to the primary: not ready, workers stop accepting, the open connection finishes.
+      program.child.kill("SIGTERM");
+      for (const worker of [1, 2])
+        await program.waitForLog((line) => line.msg === "draining" && line.worker === worker);
+      expect((await get(admin, "/readyz")).status).toBe(503);
+      await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      open.write("still\n");
+      expect((await readBytes(open, 10)).toString()).toBe("two still\n");
+      const done = collect(open);
+      open.end();
+      await done;
+      expect(await program.exited).toBe(0);
+    } finally {
+      program.child.kill("SIGKILL");
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
     }
   });
 });

@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { EchoServer } from "../../gateway/echoServer";
 import { validateRouteFile } from "../../gateway/routeFile";
-import { createGateway, type TcpGateway } from "../../gateway/tcpGateway";
+import { createGateway, sweepPeriodMs, type TcpGateway } from "../../gateway/tcpGateway";
 import {
   at,
   collect,
@@ -334,5 +334,24 @@ describe("listen and close", () => {
     await gateway.close(50);
     await done;
     expect(gateway.activeConnections).toBe(0);
+  });
+});
+
+describe("timeout sweep", () => {
+  it("runs at a quarter of the shortest connect or idle timeout of any listener, within 10 ms - 1 s", () => {
+    const listener = (name: string, connectTimeoutMs: number, idleTimeoutSeconds: number) => ({
+      name,
+      listen: `${HOST}:0`,
+      connectTimeoutMs,
+      idleTimeoutSeconds,
+      routes: versions(1, 1),
+    });
+    const period = (...listeners: ReturnType<typeof listener>[]) =>
+      sweepPeriodMs(validateRouteFile({ listeners }, "test"));
+    expect(period(listener("a", 3_000, 900))).toBe(750);
+    expect(period(listener("a", 60_000, 900))).toBe(1_000);
+    expect(period(listener("a", 60_000, 2))).toBe(500);
+    expect(period(listener("a", 3_000, 900), listener("b", 100, 900))).toBe(25);
+    expect(period(listener("a", 1, 900))).toBe(10);
   });
 });
