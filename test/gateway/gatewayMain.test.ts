@@ -31,6 +31,23 @@ const routes = (v1: number, v2: number) => `listeners:
       - { name: v2, weight: ${v2}, endpoints: ["127.0.0.1:${two.port}"] }
 `;
 
+/** Start gatewayMain on a fresh all-v1 route file `<name>.yaml`, admin on an OS port. */
+function startGateway(name: string, flags: string[]) {
+  const config = join(directory, `${name}.yaml`);
+  writeFileSync(config, routes(100, 0));
+  const program = startProgram("gatewayMain.ts", [
+    "--config",
+    config,
+    "--admin",
+    "127.0.0.1:0",
+    ...flags,
+  ]);
+  /** The port of the first log line with message `msg` (listener or admin). */
+  const portOf = async (msg: string) =>
+    portOfAddress((await program.waitForLog((line) => line.msg === msg)).address);
+  return { config, program, portOf };
+}
+
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     request({ host: "127.0.0.1", port, path, agent: false }, (response) => {
@@ -94,22 +111,10 @@ describe("gatewayMain process", () => {
   });
 
   it("serves, reloads on file change and SIGHUP, rejects an invalid file, drains on SIGTERM", async () => {
-    const config = join(directory, "routes.yaml");
-    writeFileSync(config, routes(100, 0));
-    const program = startProgram("gatewayMain.ts", [
-      "--config",
-      config,
-      "--admin",
-      "127.0.0.1:0",
-      "--drain-seconds",
-      "20",
-    ]);
+    const { config, program, portOf } = startGateway("routes", ["--drain-seconds", "20"]);
     try {
-      const listening = await program.waitForLog((line) => line.msg === "listening");
-      const port = portOfAddress(listening.address);
-      const admin = portOfAddress(
-        (await program.waitForLog((line) => line.msg === "admin listening")).address,
-      );
+      const port = await portOf("listening");
+      const admin = await portOf("admin listening");
       expect(await get(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
       expect(await get(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
       expect((await exchange(port, "a\n")).toString()).toBe("one a\n");
@@ -161,21 +166,10 @@ describe("gatewayMain process", () => {
   });
 
   it("destroys connections still open when the drain period ends, then exits 0", async () => {
-    const config = join(directory, "drain.yaml");
-    writeFileSync(config, routes(100, 0));
-    const program = startProgram("gatewayMain.ts", [
-      "--config",
-      config,
-      "--admin",
-      "127.0.0.1:0",
-      "--drain-seconds",
-      "0.2",
-    ]);
+    const { program, portOf } = startGateway("drain", ["--drain-seconds", "0.2"]);
     try {
-      const port = portOfAddress(
-        (await program.waitForLog((line) => line.msg === "listening")).address,
-      );
-      await program.waitForLog((line) => line.msg === "admin listening");
+      const port = await portOf("listening");
+      await portOf("admin listening");
       const open = await connectTo(port, false);
       open.write("x\n");
       await readBytes(open, 6);
@@ -190,13 +184,7 @@ describe("gatewayMain process", () => {
   });
 
   it("--workers 2: both workers serve, a reload reaches both, /metrics aggregates, SIGTERM drains", async () => {
-    const config = join(directory, "workers.yaml");
-    writeFileSync(config, routes(100, 0));
-    const program = startProgram("gatewayMain.ts", [
-      "--config",
-      config,
-      "--admin",
-      "127.0.0.1:0",
+    const { config, program, portOf } = startGateway("workers", [
       "--workers",
       "2",
       "--drain-seconds",
@@ -204,9 +192,7 @@ describe("gatewayMain process", () => {
     ]);
     const pids: number[] = [];
     try {
-      const admin = portOfAddress(
-        (await program.waitForLog((line) => line.msg === "admin listening")).address,
-      );
+      const admin = await portOf("admin listening");
       for (const worker of [1, 2]) {
         const line = await program.waitForLog(
           (l) => l.msg === "worker listening" && l.worker === worker,
