@@ -27,9 +27,12 @@ export function parseHostPort(text: string, what: string): HostPort {
   return { host, port };
 }
 
-/** `127.0.0.1:9000` / `[::1]:9000`, for logs and error messages. */
+/** `127.0.0.1:9000` / `[::1]:9000`: the inverse of `parseHostPort`. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A bound socket's address as `host:port`, for logs and error messages. */
 export function formatAddress(address: Pick<AddressInfo, "address" | "port">): string {
-  return address.address.includes(":")
-    ? `[${address.address}]:${address.port}`
-    : `${address.address}:${address.port}`;
+  return joinHostPort(address.address, address.port);
 }

@@ -19,18 +19,17 @@
 import { parse } from "yaml";
 import { z } from "zod";
 import { UserError } from "../components/userError";
+import { parseHostPort } from "./hostPort";
 
-/** `host:port`, `[ipv6]:port`; port 0 lets the OS choose (tests, local mode). */
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
+/** `host:port` or `[ipv6]:port` (see `parseHostPort`); port 0 lets the OS choose (tests, local mode). */
 const hostPort = (what: string, minPort: number) =>
-  z
-    .string({ error: `${what} must be a string host:port` })
-    .regex(HOST_PORT, `${what} must be host:port, e.g. 127.0.0.1:9000`)
-    .refine((value) => {
-      const port = Number(value.slice(value.lastIndexOf(":") + 1));
-      return port >= minPort && port <= 65535;
-    }, `${what} port must be from ${minPort} to 65535`);
+  z.string({ error: `${what} must be a string host:port` }).refine((value) => {
+    try {
+      return parseHostPort(value, what).port >= minPort;
+    } catch {
+      return false;
+    }
+  }, `${what} must be host:port or [ipv6]:port with a port from ${minPort} to 65535, e.g. 127.0.0.1:9000`);
 
 const NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
 

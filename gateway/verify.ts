@@ -6,10 +6,12 @@
  * The probe, the argument parser and the report are here so tests drive them in-process;
  * `verifyMain.ts` only wires them to the process.
  */
+
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { UserError } from "../components/userError";
+import { joinHostPort } from "./hostPort";
 import { judgeShare, percentile, type ShareJudgement, VERDICT_EXIT_CODES } from "./verifyStats";
 
 /** Reply prefixes that tell the versions apart (tcp-echo's second argument). */
@@ -345,7 +347,7 @@ export function buildReport(
   const round = (value: number | undefined) =>
     value === undefined ? null : Math.round(value * 1000) / 1000;
   return {
-    target: formatAddress(result.host, result.port),
+    target: joinHostPort(result.host, result.port),
     connections: result.attempted,
     concurrency: args.concurrency,
     timeoutMs: args.timeoutMs,
@@ -366,10 +368,6 @@ export function buildReport(
     },
     durationMs: Math.round(result.durationMs),
   };
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 const percent = (share: number) => `${(share * 100).toFixed(1)}%`;

@@ -5,6 +5,7 @@
  *
  * `startLocalStack()` holds all of it so tests drive it in-process; `start.ts` is the CLI.
  */
+
 import { type FSWatcher, readFileSync, watch } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { basename, dirname } from "node:path";
@@ -21,6 +22,7 @@ import {
 import { UserError } from "../components/userError";
 import { splitWeights, type VersionWeights } from "../components/weights";
 import { createEchoServer, type EchoServer } from "../gateway/echoServer";
+import { joinHostPort } from "../gateway/hostPort";
 import { createLogger, type Logger } from "../gateway/jsonLogger";
 import { type RouteFile, validateRouteFile } from "../gateway/routeFile";
 import { createGateway, LISTEN_ERROR_CODE, type TcpGateway } from "../gateway/tcpGateway";
@@ -80,11 +82,6 @@ export interface LocalStack {
 
 /** Drain time for Ctrl-C: long enough for a reply in flight, short enough for a terminal. */
 export const DEFAULT_GRACE_MS = 5_000;
-
-/** `host:port`, bracketing IPv6 literals. */
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /** Config keys local mode acts on; everything else only matters to the cloud deployment. */
 const LOCAL_KEYS = ["weightV2", "prefixV1", "prefixV2", "appName", "ingressPort", "gatewayBalance"];

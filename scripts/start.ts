@@ -6,7 +6,8 @@
 import { isAbsolute, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { UserError } from "../components/userError";
-import { joinHostPort, type LocalStack, startLocalStack } from "./localStack";
+import { joinHostPort } from "../gateway/hostPort";
+import { type LocalStack, startLocalStack } from "./localStack";
 
 const EXIT_USAGE = 64;
 
