@@ -36,12 +36,16 @@ export function missingClusterAccess(config: TcpShiftConfig): MissingAccess[] {
   return missing;
 }
 
-/** A message naming every missing key and how to set it, or undefined when nothing is missing. */
-export function describeMissingAccess(missing: MissingAccess[]): string | undefined {
-  if (missing.length === 0) return undefined;
-  const lines = missing.map(
+/** One line per missing piece: the keys that satisfy it, then the command that sets one. */
+export function missingAccessLines(missing: MissingAccess[]): string[] {
+  return missing.map(
     (item) =>
       `  - ${item.target}: set ${item.keys.map((k) => `${PROJECT_NAME}:${k}`).join(" or ")}\n      ${item.command}`,
   );
-  return `Cluster access is not configured for this stack:\n${lines.join("\n")}`;
+}
+
+/** A message naming every missing key and how to set it, or undefined when nothing is missing. */
+export function describeMissingAccess(missing: MissingAccess[]): string | undefined {
+  if (missing.length === 0) return undefined;
+  return `Cluster access is not configured for this stack:\n${missingAccessLines(missing).join("\n")}`;
 }

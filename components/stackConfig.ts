@@ -36,19 +36,13 @@ function isSecretConfigKey(key: string): boolean {
  */
 export function loadStackConfig(): StackConfig {
   const store = new pulumi.Config();
-  const raw: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) {
-    const value = store.get(key);
-    if (value !== undefined) raw[key] = value;
-  }
-  // Typos such as `weightv2` are only visible in the full map; parseConfig reports them.
+  // Every `tcp-shift:` key, as the CLI stored it: known keys and typos such as `weightv2`
+  // alike, which parseConfig reports. A mistyped key set as a secret is never echoed.
+  const raw = projectKeys(pulumi.runtime.allConfig());
   const known = new Set<string>(CONFIG_KEYS);
-  const unknownSecrets: string[] = [];
-  for (const [key, value] of Object.entries(projectKeys(pulumi.runtime.allConfig()))) {
-    if (known.has(key)) continue;
-    raw[key] = value;
-    if (isSecretConfigKey(key)) unknownSecrets.push(key);
-  }
+  const unknownSecrets = Object.keys(raw).filter(
+    (key) => !known.has(key) && isSecretConfigKey(key),
+  );
   let config: TcpShiftConfig;
   try {
     config = parseConfig(raw, `stack "${pulumi.getStack()}"`, unknownSecrets);

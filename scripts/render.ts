@@ -14,8 +14,8 @@ import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import {
-  describeMissingAccess,
   type MissingAccess,
+  missingAccessLines,
   missingClusterAccess,
 } from "../components/clusterAccess";
 import { parseConfig, SECRET_KEYS, type TcpShiftConfig } from "../components/config";
@@ -282,7 +282,7 @@ function header(options: RenderOptions, setup: RenderConfig, run: ProgramRun): s
       if (key) lines.push(`#   ${PROJECT_NAME}:${key} = ${ACCESS_PLACEHOLDERS[key]}`);
     }
     lines.push("# pulumi preview/up stop until these are set:");
-    lines.push(commented(describeMissingAccess(setup.missing) ?? ""));
+    lines.push(commented(missingAccessLines(setup.missing).join("\n")));
   }
   if (setup.undecrypted.length > 0) {
     lines.push(
