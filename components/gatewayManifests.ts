@@ -25,13 +25,13 @@ import {
 } from "./constants";
 import { echoVersionEndpoint } from "./echoManifests";
 import { buildGatewayRoutes } from "./gatewayRoutes";
+import { tcpLoadBalancerService } from "./ingressManifests";
 import { objectNames } from "./objectNames";
 import {
   gatewayResources,
   httpProbes,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
-  tcpServicePort,
 } from "./podSecurity";
 
 /** The config keys standalone mode reads. */
@@ -146,20 +146,14 @@ export function gatewayService<A = Record<string, string>>(
   config: Pick<GatewayConfig, "namespace" | "appName" | "ingressPort">,
   annotations: A,
 ) {
-  return {
-    apiVersion: "v1" as const,
-    kind: "Service" as const,
-    metadata: {
-      name: objectNames(config.appName).gateway,
-      namespace: config.namespace,
-      annotations,
-    },
-    spec: {
-      type: "LoadBalancer",
-      selector: gatewayPodLabels(config),
-      ports: [tcpServicePort(config.ingressPort, TCP_PORT_NAME)],
-    },
-  };
+  return tcpLoadBalancerService({
+    name: objectNames(config.appName).gateway,
+    namespace: config.namespace,
+    annotations,
+    selector: gatewayPodLabels(config),
+    port: config.ingressPort,
+    targetPort: TCP_PORT_NAME,
+  });
 }
 
 /** Registry host of an image reference: the first path segment when it names a host. */

@@ -56,23 +56,41 @@ export function asmIngressGateway<A = Record<string, string>>(
 /** Name of the Service ASM creates for `asmIngressGateway` (`istio-<name>`). */
 export const ASM_INGRESS_SERVICE_NAME = `istio-${ASM_GATEWAY_NAME}`;
 
+/** What a LoadBalancer Service for the ingress port needs: the CLB comes from `annotations`. */
+export interface TcpLoadBalancerServiceArgs<A> {
+  name: string;
+  namespace: string;
+  annotations: A;
+  selector: Record<string, string>;
+  port: number;
+  /** Container port, by number or name. @default port */
+  targetPort?: number | string;
+}
+
+/** A LoadBalancer Service with one TCP port; ACK's cloud controller binds it to the CLB. */
+export function tcpLoadBalancerService<A>(args: TcpLoadBalancerServiceArgs<A>) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "Service" as const,
+    metadata: { name: args.name, namespace: args.namespace, annotations: args.annotations },
+    spec: {
+      type: "LoadBalancer",
+      selector: args.selector,
+      ports: [tcpServicePort(args.port, args.targetPort ?? args.port)],
+    },
+  };
+}
+
 /** istio mode: a LoadBalancer Service on `ingressPort` in front of `istio: ingressgateway`. */
 export function istioIngressService<A = Record<string, string>>(
   config: Pick<TcpShiftConfig, "appName" | "ingressPort">,
   annotations: A,
 ) {
-  return {
-    apiVersion: "v1" as const,
-    kind: "Service" as const,
-    metadata: {
-      name: objectNames(config.appName).ingressService,
-      namespace: ISTIO_SYSTEM_NAMESPACE,
-      annotations,
-    },
-    spec: {
-      type: "LoadBalancer",
-      selector: { ...INGRESS_GATEWAY_SELECTOR },
-      ports: [tcpServicePort(config.ingressPort)],
-    },
-  };
+  return tcpLoadBalancerService({
+    name: objectNames(config.appName).ingressService,
+    namespace: ISTIO_SYSTEM_NAMESPACE,
+    annotations,
+    selector: { ...INGRESS_GATEWAY_SELECTOR },
+    port: config.ingressPort,
+  });
 }
