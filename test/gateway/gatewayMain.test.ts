@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,6 +47,22 @@ function startGateway(name: string, flags: string[]) {
   const portOf = async (msg: string) =>
     portOfAddress((await program.waitForLog((line) => line.msg === msg)).address);
   return { config, program, portOf };
+}
+
+/** While draining: not ready, new connections refused, the open one still answered and ends cleanly. */
+async function expectDrain(
+  admin: number,
+  port: number,
+  open: Socket,
+  reply: string,
+): Promise<void> {
+  expect((await get(admin, "/readyz")).status).toBe(503);
+  await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  open.write("still\n");
+  expect((await readBytes(open, reply.length)).toString()).toBe(reply);
+  const done = collect(open);
+  open.end();
+  await done;
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -152,13 +169,7 @@ describe("gatewayMain process", () => {
       // SIGTERM: not ready, no new connections, the open one keeps working until it ends.
       program.child.kill("SIGTERM");
       await program.waitForLog((line) => line.msg === "draining");
-      expect((await get(admin, "/readyz")).status).toBe(503);
-      await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
-      open.write("still\n");
-      expect((await readBytes(open, 10)).toString()).toBe("one still\n");
-      const done = collect(open);
-      open.end();
-      await done;
+      await expectDrain(admin, port, open, "one still\n");
       expect(await program.exited).toBe(0);
     } finally {
       program.child.kill("SIGKILL");
@@ -252,13 +263,7 @@ describe("gatewayMain process", () => {
       program.child.kill("SIGTERM");
       for (const worker of [1, 2])
         await program.waitForLog((line) => line.msg === "draining" && line.worker === worker);
-      expect((await get(admin, "/readyz")).status).toBe(503);
-      await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
-      open.write("still\n");
-      expect((await readBytes(open, 10)).toString()).toBe("two still\n");
-      const done = collect(open);
-      open.end();
-      await done;
+      await expectDrain(admin, port, open, "two still\n");
       expect(await program.exited).toBe(0);
     } finally {
       program.child.kill("SIGKILL");
