@@ -4,22 +4,17 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EchoServer } from "../../gateway/echoServer";
 import { parseGatewayArgs } from "../../gateway/gatewayArgs";
 import { portOfAddress, startProgram } from "./childProcess";
-import { collect, connectTo, exchange, readBytes, sample, startEcho } from "./netHelpers";
+import { collect, connectTo, echoPair, exchange, readBytes, sample } from "./netHelpers";
 
-let one: { server: EchoServer; port: number };
-let two: { server: EchoServer; port: number };
+const backends = echoPair();
 let directory: string;
 
 beforeAll(async () => {
-  one = await startEcho("one");
-  two = await startEcho("two");
   directory = mkdtempSync(join(tmpdir(), "gateway-main-"));
 });
 afterAll(async () => {
-  await Promise.all([one.server.close(0), two.server.close(0)]);
   rmSync(directory, { recursive: true, force: true });
 });
 
@@ -28,8 +23,8 @@ const routes = (v1: number, v2: number) => `listeners:
   - name: tcp-echo
     listen: 127.0.0.1:0
     routes:
-      - { name: v1, weight: ${v1}, endpoints: ["127.0.0.1:${one.port}"] }
-      - { name: v2, weight: ${v2}, endpoints: ["127.0.0.1:${two.port}"] }
+      - { name: v1, weight: ${v1}, endpoints: ["127.0.0.1:${backends.one.port}"] }
+      - { name: v2, weight: ${v2}, endpoints: ["127.0.0.1:${backends.two.port}"] }
 `;
 
 /** Start gatewayMain on a fresh all-v1 route file `<name>.yaml`, admin on an OS port. */

@@ -1,6 +1,7 @@
 /** Socket helpers for the gateway tests: everything on 127.0.0.1, ports from the OS. */
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 import { createEchoServer, type EchoServer } from "../../gateway/echoServer";
 import { type RouteFile, type RouteFileInput, validateRouteFile } from "../../gateway/routeFile";
 
@@ -70,6 +71,19 @@ export async function startEcho(prefix: string): Promise<{ server: EchoServer; p
   const server = createEchoServer({ ports: [0], prefix, host: HOST });
   const [address] = await server.listen();
   return { server, port: (address as AddressInfo).port };
+}
+
+/** The two tcp-echo versions (`one`, `two`), started before the file's tests and closed after. */
+export function echoPair(): Record<"one" | "two", { server: EchoServer; port: number }> {
+  const pair = {} as Record<"one" | "two", { server: EchoServer; port: number }>;
+  beforeAll(async () => {
+    pair.one = await startEcho("one");
+    pair.two = await startEcho("two");
+  });
+  afterAll(async () => {
+    await Promise.all([pair.one.server.close(0), pair.two.server.close(0)]);
+  });
+  return pair;
 }
 
 /** A backend that sends back every byte it receives, raw (for large transfers). */

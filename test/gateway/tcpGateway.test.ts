@@ -2,8 +2,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { EchoServer } from "../../gateway/echoServer";
+import { afterEach, describe, expect, it } from "vitest";
 import { validateRouteFile } from "../../gateway/routeFile";
 import { createGateway, sweepPeriodMs, type TcpGateway } from "../../gateway/tcpGateway";
 import {
@@ -11,17 +10,16 @@ import {
   collect,
   connectTo,
   deadPort,
+  echoPair,
   exchange,
   HOST,
   readBytes,
   sample,
   singleListener,
-  startEcho,
   startRawEcho,
 } from "./netHelpers";
 
-let one: { server: EchoServer; port: number };
-let two: { server: EchoServer; port: number };
+const backends = echoPair();
 const gateways: TcpGateway[] = [];
 
 /** Python: listen with backlog 0, fill the accept queue, print the port, wait for stdin EOF. */
@@ -39,13 +37,6 @@ print(port, flush=True)
 sys.stdin.read()
 `;
 
-beforeAll(async () => {
-  one = await startEcho("one");
-  two = await startEcho("two");
-});
-afterAll(async () => {
-  await Promise.all([one.server.close(0), two.server.close(0)]);
-});
 afterEach(async () => {
   await Promise.all(gateways.splice(0).map((gateway) => gateway.close(0)));
 });
@@ -65,8 +56,8 @@ function portOf(gateway: TcpGateway, listener = "app"): number {
 }
 
 const versions = (v1: number, v2: number) => [
-  { name: "v1", weight: v1, endpoints: [at(one.port)] },
-  { name: "v2", weight: v2, endpoints: [at(two.port)] },
+  { name: "v1", weight: v1, endpoints: [at(backends.one.port)] },
+  { name: "v2", weight: v2, endpoints: [at(backends.two.port)] },
 ];
 
 /** Send `n` connections one after another; returns the prefix each was answered with. */
@@ -226,8 +217,8 @@ describe("failing endpoints", () => {
     const dead = await deadPort();
     const gateway = await startGateway(
       singleListener([
-        { name: "v1", weight: 1, endpoints: [at(dead), at(one.port)] },
-        { name: "v2", weight: 0, endpoints: [at(two.port)] },
+        { name: "v1", weight: 1, endpoints: [at(dead), at(backends.one.port)] },
+        { name: "v2", weight: 0, endpoints: [at(backends.two.port)] },
       ]),
     );
     const answers = await prefixes(portOf(gateway), 6);
@@ -245,7 +236,7 @@ describe("failing endpoints", () => {
     const gateway = await startGateway(
       singleListener([
         { name: "v1", weight: 1, endpoints: [at(dead)] },
-        { name: "v2", weight: 0, endpoints: [at(two.port)] },
+        { name: "v2", weight: 0, endpoints: [at(backends.two.port)] },
       ]),
     );
     const socket = await connectTo(portOf(gateway), false);

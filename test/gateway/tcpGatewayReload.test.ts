@@ -1,37 +1,28 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { EchoServer } from "../../gateway/echoServer";
+import { afterEach, describe, expect, it } from "vitest";
 import { type RouteFile, validateRouteFile } from "../../gateway/routeFile";
 import { createGateway, type TcpGateway } from "../../gateway/tcpGateway";
 import {
   at,
   collect,
   connectTo,
+  echoPair,
   exchange,
   HOST,
   readBytes,
   sample,
   singleListener,
-  startEcho,
 } from "./netHelpers";
 
-let one: { server: EchoServer; port: number };
-let two: { server: EchoServer; port: number };
+const backends = echoPair();
 let gateway: TcpGateway;
 
-beforeAll(async () => {
-  one = await startEcho("one");
-  two = await startEcho("two");
-});
-afterAll(async () => {
-  await Promise.all([one.server.close(0), two.server.close(0)]);
-});
 afterEach(async () => {
   await gateway.close(0);
 });
 
 const versions = (v1: number, v2: number) => [
-  { name: "v1", weight: v1, endpoints: [at(one.port)] },
-  { name: "v2", weight: v2, endpoints: [at(two.port)] },
+  { name: "v1", weight: v1, endpoints: [at(backends.one.port)] },
+  { name: "v2", weight: v2, endpoints: [at(backends.two.port)] },
 ];
 
 /** The same listener (same name, same bound address) with other weights. */
