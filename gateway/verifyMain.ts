@@ -1,8 +1,8 @@
 /**
  * `npm run verify -- --host H --port P [-n 200] [--expect-v2 W] ...`: see `VERIFY_USAGE` in
- * `verify.ts`. Only wiring here; exit codes 0/1/2 are verdicts, 64 is a usage error.
+ * `verifyArgs.ts`. Only wiring here; exit codes 0/1/2 are verdicts, 64 is a usage error.
  */
-import { verifyCli } from "./verify";
+import { verifyCli } from "./verifyCli";
 
 verifyCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
   (code) => {

@@ -5,14 +5,10 @@ import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEchoServer } from "../../gateway/echoServer";
-import {
-  EXIT_USAGE,
-  parseDuration,
-  parseVerifyArgs,
-  runVerify,
-  type VerifyReport,
-  verifyCli,
-} from "../../gateway/verify";
+import { runVerify } from "../../gateway/verify";
+import { EXIT_USAGE, parseDuration, parseVerifyArgs } from "../../gateway/verifyArgs";
+import { verifyCli } from "../../gateway/verifyCli";
+import type { VerifyReport } from "../../gateway/verifyReport";
 
 /** Servers started by a test and their open sockets: closed after each test. */
 const servers: { server: Server; sockets: Set<Socket> }[] = [];
