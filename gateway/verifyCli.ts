@@ -36,10 +36,12 @@ function progressReporter(stream: VerifyIo["stdout"] | undefined): {
   let quarter = 0;
   return {
     update(done, total) {
-      while (quarter < 4 && done >= Math.ceil(((quarter + 1) * total) / 4)) {
-        quarter++;
-        stream.write(`  ${done}/${total} connections done\n`);
-      }
+      // One line per quarter reached; several quarters reached at once (small n) give one line.
+      let reached = quarter;
+      while (reached < 4 && done >= Math.ceil(((reached + 1) * total) / 4)) reached++;
+      if (reached === quarter) return;
+      quarter = reached;
+      stream.write(`  ${done}/${total} connections done\n`);
     },
     clear() {},
   };

@@ -225,6 +225,16 @@ describe("verifyCli", () => {
     );
   });
 
+  it("prints each progress line once, even when one connection reaches several quarters", async () => {
+    const port = await serve(twentyPercent);
+    const { io, out } = capture();
+    expect(await verifyCli(["--port", String(port), "-n", "2", "--concurrency", "1"], io)).toBe(0);
+    expect(out().match(/^ {2}\d+\/2 connections done$/gm)).toEqual([
+      "  1/2 connections done",
+      "  2/2 connections done",
+    ]);
+  });
+
   it("draws a progress bar in place on a terminal and clears it before the report", async () => {
     const port = await serve(twentyPercent);
     const { io, out } = capture();
