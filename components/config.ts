@@ -262,6 +262,30 @@ export const SECRET_KEYS = ["kubeconfig", "meshKubeconfig", "registryPassword"] 
 /** Every config key, in schema order. */
 export const CONFIG_KEYS = Object.keys(configShape) as (keyof TcpShiftConfig)[];
 
+/** Edit distance of two short strings (keys), case-insensitive. */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (x[i - 1] === y[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[y.length] ?? 0;
+}
+
+/** `; did you mean tcp-shift:weightV2?` for a key one or two edits from a known one. */
+function suggestKey(key: string): string {
+  const [best] = CONFIG_KEYS.map((known) => ({ known, distance: editDistance(key, known) }))
+    .filter((candidate) => candidate.distance <= 2)
+    .sort((a, b) => a.distance - b.distance);
+  return best ? `; did you mean ${PROJECT_NAME}:${best.known}?` : "";
+}
+
 function showValue(key: string, value: unknown, secretKeys: readonly string[]): string {
   if (value === undefined) return "(unset)";
   if ((SECRET_KEYS as readonly string[]).includes(key) || secretKeys.includes(key))
@@ -287,7 +311,7 @@ export function parseConfig(
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
         lines.add(
-          `${PROJECT_NAME}:${key} = ${showValue(key, raw[key], secretKeys)}: unknown key; known keys are ${CONFIG_KEYS.join(", ")}`,
+          `${PROJECT_NAME}:${key} = ${showValue(key, raw[key], secretKeys)}: unknown key; known keys are ${CONFIG_KEYS.join(", ")}${suggestKey(key)}`,
         );
       }
       continue;

@@ -85,6 +85,14 @@ const CASES: Array<[string, Record<string, string>, string]> = [
 ];
 
 describe("bad config", () => {
+  it("suggests the known key a typo was meant to be", async () => {
+    const error = await runWith({ mode: "istio", weightv2: "20" }).then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error,
+    );
+    expect(error?.message.endsWith("; did you mean tcp-shift:weightV2?")).toBe(true);
+  });
+
   it.each(CASES)("%s", async (_name, config, message) => {
     const error = await runWith(config).then(
       () => undefined,
