@@ -73,9 +73,22 @@ export async function startEcho(prefix: string): Promise<{ server: EchoServer; p
   return { server, port: (address as AddressInfo).port };
 }
 
+/** The two tcp-echo versions and the gateway routes to them. */
+export interface EchoPair {
+  one: { server: EchoServer; port: number };
+  two: { server: EchoServer; port: number };
+  /** Routes `v1` → `one`, `v2` → `two` with these weights. */
+  routes(v1: number, v2: number): { name: string; weight: number; endpoints: string[] }[];
+}
+
 /** The two tcp-echo versions (`one`, `two`), started before the file's tests and closed after. */
-export function echoPair(): Record<"one" | "two", { server: EchoServer; port: number }> {
-  const pair = {} as Record<"one" | "two", { server: EchoServer; port: number }>;
+export function echoPair(): EchoPair {
+  const pair = {
+    routes: (v1: number, v2: number) => [
+      { name: "v1", weight: v1, endpoints: [at(pair.one.port)] },
+      { name: "v2", weight: v2, endpoints: [at(pair.two.port)] },
+    ],
+  } as EchoPair;
   beforeAll(async () => {
     pair.one = await startEcho("one");
     pair.two = await startEcho("two");
@@ -128,3 +141,17 @@ export function sample(metricsText: string, series: string): number | undefined 
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   return undefined;
 }
+
+/** Send `n` connections one after another; returns the prefix each was answered with. */
+export async function prefixes(port: number, n: number): Promise<string[]> {
+  const answers: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const reply = (await exchange(port, "x\n")).toString();
+    answers.push(reply.slice(0, reply.indexOf(" ")));
+  }
+  return answers;
+}
+
+/** How many `answers` are `prefix`. */
+export const count = (answers: string[], prefix: string) =>
+  answers.filter((answer) => answer === prefix).length;

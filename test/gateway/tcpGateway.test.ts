@@ -9,10 +9,12 @@ import {
   at,
   collect,
   connectTo,
+  count,
   deadPort,
   echoPair,
   exchange,
   HOST,
+  prefixes,
   readBytes,
   sample,
   singleListener,
@@ -55,30 +57,13 @@ function portOf(gateway: TcpGateway, listener = "app"): number {
   return address.port;
 }
 
-const versions = (v1: number, v2: number) => [
-  { name: "v1", weight: v1, endpoints: [at(backends.one.port)] },
-  { name: "v2", weight: v2, endpoints: [at(backends.two.port)] },
-];
-
-/** Send `n` connections one after another; returns the prefix each was answered with. */
-async function prefixes(port: number, n: number): Promise<string[]> {
-  const answers: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const reply = (await exchange(port, "x\n")).toString();
-    answers.push(reply.slice(0, reply.indexOf(" ")));
-  }
-  return answers;
-}
-
-const count = (answers: string[], prefix: string) => answers.filter((a) => a === prefix).length;
-
 async function metrics(gateway: TcpGateway): Promise<string> {
   return gateway.registry.metrics();
 }
 
 describe("route weights", () => {
   it("smooth: 80/20 gives exactly 8 and 2 in every 10 connections, 80/20 of 100", async () => {
-    const gateway = await startGateway(singleListener(versions(80, 20)));
+    const gateway = await startGateway(singleListener(backends.routes(80, 20)));
     const answers = await prefixes(portOf(gateway), 100);
     expect(count(answers, "one")).toBe(80);
     expect(count(answers, "two")).toBe(20);
@@ -91,16 +76,16 @@ describe("route weights", () => {
   });
 
   it("0/100 and 100/0 send nothing to the zero side", async () => {
-    const allTwo = await startGateway(singleListener(versions(0, 100)));
+    const allTwo = await startGateway(singleListener(backends.routes(0, 100)));
     expect(count(await prefixes(portOf(allTwo), 20), "two")).toBe(20);
-    const allOne = await startGateway(singleListener(versions(100, 0)));
+    const allOne = await startGateway(singleListener(backends.routes(100, 0)));
     expect(count(await prefixes(portOf(allOne), 20), "one")).toBe(20);
   });
 });
 
 describe("proxying", () => {
   it("carries the client's half-close: a line then FIN still gets its reply", async () => {
-    const gateway = await startGateway(singleListener(versions(100, 0)));
+    const gateway = await startGateway(singleListener(backends.routes(100, 0)));
     const line = "Mon Nov 12 23:38:45 UTC 2018\n";
     expect((await exchange(portOf(gateway), line)).toString()).toBe(`one ${line}`);
   });
@@ -172,7 +157,9 @@ describe("proxying", () => {
   });
 
   it("refuses connections past maxConnections, clearly and counted", async () => {
-    const gateway = await startGateway(singleListener(versions(100, 0), { maxConnections: 2 }));
+    const gateway = await startGateway(
+      singleListener(backends.routes(100, 0), { maxConnections: 2 }),
+    );
     const port = portOf(gateway);
     const first = await connectTo(port);
     const second = await connectTo(port);
@@ -197,7 +184,9 @@ describe("proxying", () => {
   });
 
   it("closes a connection idle in both directions after idleTimeoutSeconds", async () => {
-    const gateway = await startGateway(singleListener(versions(100, 0), { idleTimeoutSeconds: 1 }));
+    const gateway = await startGateway(
+      singleListener(backends.routes(100, 0), { idleTimeoutSeconds: 1 }),
+    );
     const socket = await connectTo(portOf(gateway), false);
     socket.write("a\n");
     expect((await readBytes(socket, 6)).toString()).toBe("one a\n");
@@ -275,14 +264,14 @@ describe("failing endpoints", () => {
 
 describe("listen and close", () => {
   it("rejects with E_LISTEN naming the address, leaving nothing bound", async () => {
-    const taken = await startGateway(singleListener(versions(1, 1)));
+    const taken = await startGateway(singleListener(backends.routes(1, 1)));
     const busy = at(portOf(taken));
     const gateway = createGateway({
       routes: validateRouteFile(
         {
           listeners: [
-            { name: "free", listen: `${HOST}:0`, routes: versions(1, 1) },
-            { name: "busy", listen: busy, routes: versions(1, 1) },
+            { name: "free", listen: `${HOST}:0`, routes: backends.routes(1, 1) },
+            { name: "busy", listen: busy, routes: backends.routes(1, 1) },
           ],
         },
         "test",
@@ -297,7 +286,7 @@ describe("listen and close", () => {
   });
 
   it("close() stops accepting, lets open connections finish, then resolves", async () => {
-    const gateway = createGateway({ routes: singleListener(versions(100, 0)) });
+    const gateway = createGateway({ routes: singleListener(backends.routes(100, 0)) });
     await gateway.listen();
     const port = portOf(gateway);
     const socket = await connectTo(port);
@@ -316,7 +305,7 @@ describe("listen and close", () => {
   });
 
   it("close() destroys connections still open after the grace period", async () => {
-    const gateway = createGateway({ routes: singleListener(versions(100, 0)) });
+    const gateway = createGateway({ routes: singleListener(backends.routes(100, 0)) });
     await gateway.listen();
     const socket = await connectTo(portOf(gateway), false);
     socket.write("a\n");
@@ -335,7 +324,7 @@ describe("timeout sweep", () => {
       listen: `${HOST}:0`,
       connectTimeoutMs,
       idleTimeoutSeconds,
-      routes: versions(1, 1),
+      routes: backends.routes(1, 1),
     });
     const period = (...listeners: ReturnType<typeof listener>[]) =>
       sweepPeriodMs(validateRouteFile({ listeners }, "test"));

@@ -5,9 +5,11 @@ import {
   at,
   collect,
   connectTo,
+  count,
   echoPair,
   exchange,
   HOST,
+  prefixes,
   readBytes,
   sample,
   singleListener,
@@ -20,29 +22,14 @@ afterEach(async () => {
   await gateway.close(0);
 });
 
-const versions = (v1: number, v2: number) => [
-  { name: "v1", weight: v1, endpoints: [at(backends.one.port)] },
-  { name: "v2", weight: v2, endpoints: [at(backends.two.port)] },
-];
-
 /** The same listener (same name, same bound address) with other weights. */
 function reweighted(v1: number, v2: number, port: number): RouteFile {
-  return singleListener(versions(v1, v2), { listen: at(port) });
+  return singleListener(backends.routes(v1, v2), { listen: at(port) });
 }
-
-async function prefixes(port: number, n: number): Promise<string[]> {
-  const answers: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const reply = (await exchange(port, "x\n")).toString();
-    answers.push(reply.slice(0, reply.indexOf(" ")));
-  }
-  return answers;
-}
-const count = (answers: string[], prefix: string) => answers.filter((a) => a === prefix).length;
 
 describe("hot reload", () => {
   it("a long-lived connection streams through several reloads with no byte lost, while new connections follow the new weights", async () => {
-    gateway = createGateway({ routes: singleListener(versions(100, 0)) });
+    gateway = createGateway({ routes: singleListener(backends.routes(100, 0)) });
     await gateway.listen();
     const port = gateway.address("app")?.port as number;
 
@@ -93,7 +80,7 @@ describe("hot reload", () => {
     const listener = (name: string, listen: string, v1: number, v2: number) => ({
       name,
       listen,
-      routes: versions(v1, v2),
+      routes: backends.routes(v1, v2),
     });
     gateway = createGateway({
       routes: validateRouteFile({ listeners: [listener("a", `${HOST}:0`, 100, 0)] }, "test"),
@@ -130,17 +117,17 @@ describe("hot reload", () => {
   });
 
   it("a reload whose new listener cannot bind rejects with E_LISTEN, counted; the rest applies", async () => {
-    gateway = createGateway({ routes: singleListener(versions(100, 0)) });
+    gateway = createGateway({ routes: singleListener(backends.routes(100, 0)) });
     await gateway.listen();
     const port = gateway.address("app")?.port as number;
-    const other = createGateway({ routes: singleListener(versions(100, 0), {}, "other") });
+    const other = createGateway({ routes: singleListener(backends.routes(100, 0), {}, "other") });
     await other.listen();
     const busy = at(other.address("other")?.port as number);
     const next = validateRouteFile(
       {
         listeners: [
-          { name: "app", listen: at(port), routes: versions(0, 100) },
-          { name: "extra", listen: busy, routes: versions(100, 0) },
+          { name: "app", listen: at(port), routes: backends.routes(0, 100) },
+          { name: "extra", listen: busy, routes: backends.routes(100, 0) },
         ],
       },
       "test",
