@@ -1,5 +1,6 @@
 /**
- * One proxied connection: connect to an endpoint of the chosen route (bounded attempts within
+ * One proxied connection on `net.Socket`s: the gateway's fallback data path, used where Node's
+ * libuv handles are not available (libuvHandles.ts) or with `dataPath: "sockets"`. Connect to an endpoint of the chosen route (bounded attempts within
  * that route, never another route), then forward bytes both ways.
  *
  * Why 'data' handlers and not `socket.pipe()` / `stream.pipeline()`: pipeline costs ~1.6x the
@@ -21,17 +22,8 @@
  */
 import { connect, type Socket } from "node:net";
 import type { Endpoint } from "./endpointPool";
+import type { ConnectionEvents, GatewayConnection } from "./gatewayConnection";
 import type { RouteRuntime } from "./routeTable";
-
-/** What a connection reports back to its gateway (one object per listener, not per connection). */
-export interface ConnectionEvents {
-  /** A connect attempt failed; the connection may try another endpoint. */
-  onConnectFailure(connection: ProxiedConnection, endpoint: Endpoint, error: Error): void;
-  /** Every attempt failed; the client is being closed. */
-  onUnavailable(connection: ProxiedConnection): void;
-  /** Both sockets are closed. */
-  onClosed(connection: ProxiedConnection): void;
-}
 
 /** Connection phases (plain numbers: cheaper than strings, no enum emit). */
 const CONNECTING = 0;
@@ -42,8 +34,8 @@ const CLOSED = 2;
 const CLIENT_EOF = 1;
 const BACKEND_EOF = 2;
 
-/** A client connection and its backend connection. */
-export class ProxiedConnection {
+/** A client socket and its backend socket. */
+export class ProxiedConnection implements GatewayConnection {
   readonly client: Socket;
   readonly route: RouteRuntime;
   private readonly events: ConnectionEvents;
@@ -71,7 +63,6 @@ export class ProxiedConnection {
     this.connectNext();
   }
 
-  /** Tear both sides down now (shutdown after the grace period, errors, idle timeout). */
   destroy(): void {
     if (this.phase === CLOSED) return;
     this.phase = CLOSED;
@@ -79,11 +70,6 @@ export class ProxiedConnection {
     this.backend?.destroy();
   }
 
-  /**
-   * Called by the gateway's sweep: fail a connect attempt older than `connectTimeoutMs`, close a
-   * connection that moved no byte either way for `idleTimeoutMs`. A connection idles out between
-   * `idleTimeoutMs` and `idleTimeoutMs` + 2 sweep periods after its last byte.
-   */
   checkTimeouts(now: number): void {
     if (this.phase === PIPING) {
       if (this.active) {

@@ -4,15 +4,19 @@ import { UserError } from "../components/userError";
 import { DEFAULT_ADMIN_ADDRESS } from "./adminServer";
 import { parseHostPort } from "./hostPort";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "./jsonLogger";
+import { DATA_PATHS, type DataPath } from "./tcpGateway";
 
 /** Printed on a usage error and for --help. */
 export const GATEWAY_USAGE = `usage: gatewayMain --config FILE [--admin HOST:PORT] [--drain-seconds N] [--log-level LEVEL] [--workers N]
+                   [--data-path handles|sockets]
   --config FILE        route file (YAML or JSON), reloaded on change and on SIGHUP
   --admin HOST:PORT    admin HTTP address for /healthz /readyz /metrics (default ${DEFAULT_ADMIN_ADDRESS})
   --drain-seconds N    on SIGTERM, how long open connections may finish (default 25)
   --log-level LEVEL    ${LOG_LEVELS.join("|")} (default: $LOG_LEVEL or info)
   --workers N          gateway processes sharing the listeners (default 1; in Kubernetes prefer
-                       replicas); N > 1: a primary process serves admin and forks N workers`;
+                       replicas); N > 1: a primary process serves admin and forks N workers
+  --data-path PATH     handles: Node's libuv TCP handles, half the CPU per connection (default
+                       where this Node has them); sockets: net.Socket streams (public API only)`;
 
 /** Upper bound of --workers (a typo like 1000 must not fork-bomb the node). */
 export const MAX_WORKERS = 64;
@@ -28,6 +32,8 @@ export interface GatewayArgs {
   logLevel: LogLevel;
   /** Gateway processes; 1 = no cluster (the default). */
   workers: number;
+  /** Undefined: the gateway's default for this Node. */
+  dataPath: DataPath | undefined;
 }
 
 /** Parse the command line. @throws UserError `E_USAGE` naming the bad flag. */
@@ -42,6 +48,7 @@ export function parseGatewayArgs(argv: string[], env: NodeJS.ProcessEnv = {}): G
         "drain-seconds": { type: "string", default: String(DEFAULT_DRAIN_SECONDS) },
         "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
         workers: { type: "string", default: "1" },
+        "data-path": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -65,5 +72,8 @@ export function parseGatewayArgs(argv: string[], env: NodeJS.ProcessEnv = {}): G
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
     throw new UserError("E_USAGE", `--workers must be an integer from 1 to ${MAX_WORKERS}`);
-  return { config, admin, drainSeconds, logLevel, workers };
+  const dataPath = values["data-path"];
+  if (dataPath !== undefined && !DATA_PATHS.includes(dataPath as DataPath))
+    throw new UserError("E_USAGE", `--data-path must be one of ${DATA_PATHS.join("|")}`);
+  return { config, admin, drainSeconds, logLevel, workers, dataPath: dataPath as DataPath };
 }

@@ -2,7 +2,7 @@
  * tcp-gateway entry point.
  *
  *   gatewayMain --config routes.yaml [--admin 127.0.0.1:9901] [--drain-seconds 25]
- *               [--log-level info]
+ *               [--log-level info] [--workers N] [--data-path handles|sockets]
  *
  * Reloads the route file when its directory changes (ConfigMap updates) or on SIGHUP. SIGTERM or
  * SIGINT: stop accepting, report not ready, let open connections finish for `--drain-seconds`,
@@ -22,7 +22,7 @@ import { formatAddress } from "./hostPort";
 import { createLogger, type Logger } from "./jsonLogger";
 import { parseRouteFile, type RouteFile } from "./routeFile";
 import { watchRouteFile } from "./routeWatcher";
-import { createGateway } from "./tcpGateway";
+import { createGateway, type TcpGateway } from "./tcpGateway";
 
 const EXIT_USAGE = 2;
 const EXIT_CONFIG = 1;
@@ -81,7 +81,12 @@ async function main(): Promise<void> {
   const { routes, text: initialText } = loaded;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const gateway = createGateway({ routes, logger, registry });
+  let gateway: TcpGateway;
+  try {
+    gateway = createGateway({ routes, logger, registry, dataPath: args.dataPath });
+  } catch (error) {
+    fail(logger, error);
+  }
   // A worker has no admin port: the primary serves it, asking workers for their registries.
   const admin = worker
     ? undefined

@@ -9,19 +9,48 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { Registry } from "prom-client";
 import { UserError } from "../components/userError";
-import { type ConnectionEvents, ProxiedConnection } from "./connectionPipe";
+import { ProxiedConnection } from "./connectionPipe";
 import { ConnectionTracker } from "./connectionTracker";
 import type { Endpoint } from "./endpointPool";
+import type { ConnectionEvents, GatewayConnection } from "./gatewayConnection";
 import { createGatewayMetrics, type GatewayMetrics } from "./gatewayMetrics";
+import { HandleConnection, uvError } from "./handleConnection";
 import { formatAddress, parseHostPort } from "./hostPort";
 import { type Logger, levelEnabled, silentLogger } from "./jsonLogger";
+import {
+  acceptAsHandles,
+  handlesUnavailableReason,
+  type LibuvHandles,
+  libuvHandles,
+  type TcpHandle,
+  type UvStatus,
+} from "./libuvHandles";
 import type { ListenerConfig, RouteFile } from "./routeFile";
 import { buildRouteTable, type RouteTable } from "./routeTable";
+
+/**
+ * How bytes are carried: `handles`, Node's libuv TCP handles directly (handleConnection.ts, half
+ * the CPU per connection), or `sockets`, `net.Socket`s (connectionPipe.ts, public API only).
+ * Both behave the same; `handles` needs a Node version whose bindings pass the checks in
+ * libuvHandles.ts.
+ */
+export type DataPath = "handles" | "sockets";
+
+/** The data paths, for usage messages. */
+export const DATA_PATHS: readonly DataPath[] = ["handles", "sockets"];
+
+/** Error code of a data path this Node cannot run. */
+export const DATA_PATH_ERROR_CODE = "E_DATA_PATH";
 
 /** Options of `createGateway`. */
 export interface GatewayOptions {
   /** Validated route file (`parseRouteFile`). */
   routes: RouteFile;
+  /**
+   * @default "handles" where this Node supports it, else "sockets". An explicit "handles" on a
+   * Node without them throws `UserError` `E_DATA_PATH`.
+   */
+  dataPath?: DataPath;
   /** @default silent */
   logger?: Logger;
   /** Registry the gateway's metrics are registered on. @default a new private registry */
@@ -55,6 +84,8 @@ export interface TcpGateway {
   readonly registry: Registry;
   /** The route file currently applied. */
   readonly routes: RouteFile;
+  /** How connections are carried. */
+  readonly dataPath: DataPath;
 }
 
 /** Error code of a listener that cannot bind. */
@@ -78,20 +109,27 @@ export function sweepPeriodMs(routes: RouteFile): number {
   return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 4)));
 }
 
-/** One bound listener: its server and its current route table. */
+/**
+ * One bound listener: its server and its current route table. The server binds, closes and is
+ * shared between cluster workers as usual; with the `handles` data path its accepted connections
+ * arrive as bare handles (`acceptAsHandles`), so the listener enforces `maxConnections` itself.
+ */
 class GatewayListener implements ConnectionEvents {
   readonly server: Server;
   table: RouteTable;
   private lastRefusedLog = 0;
   private refusedSinceLog = 0;
+  /** Open connections accepted by this listener (the `handles` path's `maxConnections`). */
+  private open = 0;
   /** Decided once: the per-connection debug line must cost nothing when disabled. */
   private readonly debug: boolean;
 
   constructor(
     table: RouteTable,
-    private readonly tracker: ConnectionTracker<ProxiedConnection>,
+    private readonly tracker: ConnectionTracker<GatewayConnection>,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
+    private readonly uv: LibuvHandles | undefined,
   ) {
     this.table = table;
     this.debug = levelEnabled(logger, "debug");
@@ -126,7 +164,12 @@ class GatewayListener implements ConnectionEvents {
           this.server.on("error", (error) =>
             this.logger.error("listener error", { listener: this.name, error }),
           );
-          resolve();
+          if (this.uv && !acceptAsHandles(this.server, this.onAccept)) {
+            this.server.close();
+            reject(
+              new Error("its listening socket has no libuv handle (use the sockets data path)"),
+            );
+          } else resolve();
         });
       });
     } catch (error) {
@@ -138,6 +181,37 @@ class GatewayListener implements ConnectionEvents {
     return this.server.address() as AddressInfo;
   }
 
+  /** The `handles` data path: a connection accepted as a bare handle. */
+  private readonly onAccept = (status: UvStatus, client: TcpHandle | undefined): void => {
+    if (status !== 0 || !client) {
+      const { address, port } = this.server.address() as AddressInfo;
+      this.server.emit("error", uvError(status, "accept", address, port));
+      return;
+    }
+    if (this.open >= this.server.maxConnections) {
+      client.close();
+      this.onDrop();
+      return;
+    }
+    this.open++;
+    const route = this.table.picker.pick();
+    route.counts.connections++;
+    route.listenerCounts.active++;
+    const connection = new HandleConnection(this.uv as LibuvHandles, client, route, this);
+    this.tracker.add(connection);
+    connection.start();
+    if (this.debug) {
+      const peer: { address?: string; port?: number } = {};
+      client.getpeername(peer);
+      this.logger.debug("connection", {
+        listener: route.listener,
+        route: route.name,
+        client: `${peer.address}:${peer.port}`,
+      });
+    }
+  };
+
+  /** The `sockets` data path: a connection accepted as a `net.Socket`. */
   private readonly onConnection = (client: Socket): void => {
     const route = this.table.picker.pick();
     route.counts.connections++;
@@ -166,7 +240,7 @@ class GatewayListener implements ConnectionEvents {
     this.refusedSinceLog = 0;
   };
 
-  onConnectFailure(connection: ProxiedConnection, endpoint: Endpoint, error: Error): void {
+  onConnectFailure(connection: GatewayConnection, endpoint: Endpoint, error: Error): void {
     this.logger.warn("backend connect failed", {
       listener: connection.route.listener,
       route: connection.route.name,
@@ -177,7 +251,7 @@ class GatewayListener implements ConnectionEvents {
     });
   }
 
-  onUnavailable(connection: ProxiedConnection): void {
+  onUnavailable(connection: GatewayConnection): void {
     this.logger.error("no endpoint of the route accepted the connection; client closed", {
       listener: connection.route.listener,
       route: connection.route.name,
@@ -186,7 +260,8 @@ class GatewayListener implements ConnectionEvents {
     });
   }
 
-  onClosed(connection: ProxiedConnection): void {
+  onClosed(connection: GatewayConnection): void {
+    if (this.uv) this.open--;
     connection.route.listenerCounts.active--;
     this.tracker.delete(connection);
   }
@@ -197,7 +272,14 @@ export function createGateway(options: GatewayOptions): TcpGateway {
   const logger = options.logger ?? silentLogger;
   const registry = options.registry ?? new Registry();
   const metrics = createGatewayMetrics(registry);
-  const tracker = new ConnectionTracker<ProxiedConnection>();
+  const tracker = new ConnectionTracker<GatewayConnection>();
+  const dataPath = options.dataPath ?? (libuvHandles ? "handles" : "sockets");
+  if (dataPath === "handles" && !libuvHandles)
+    throw new UserError(
+      DATA_PATH_ERROR_CODE,
+      `The "handles" data path is not available on this Node: ${handlesUnavailableReason}; use "sockets"`,
+    );
+  const uv = dataPath === "handles" ? libuvHandles : undefined;
   const listeners = new Map<string, GatewayListener>();
   let current = options.routes;
   let state: "new" | "listening" | "closing" = "new";
@@ -264,7 +346,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
         existing.setTable(table);
         continue;
       }
-      const listener = new GatewayListener(table, tracker, metrics, logger);
+      const listener = new GatewayListener(table, tracker, metrics, logger, uv);
       try {
         await listener.bind();
         listeners.set(table.config.name, listener);
@@ -297,7 +379,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
       const bound: GatewayListener[] = [];
       try {
         for (const table of tables) {
-          const listener = new GatewayListener(table, tracker, metrics, logger);
+          const listener = new GatewayListener(table, tracker, metrics, logger, uv);
           await listener.bind();
           bound.push(listener);
         }
@@ -307,7 +389,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
       }
       for (const listener of bound) {
         listeners.set(listener.name, listener);
-        logger.info("listening", describe(listener.table.config, listener));
+        logger.info("listening", { ...describe(listener.table.config, listener), dataPath });
       }
       publishWeights(current);
       scheduleSweep(current);
@@ -359,6 +441,9 @@ export function createGateway(options: GatewayOptions): TcpGateway {
     },
     get routes() {
       return current;
+    },
+    get dataPath() {
+      return dataPath;
     },
   };
   return gateway;

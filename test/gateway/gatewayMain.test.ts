@@ -86,6 +86,9 @@ describe("gatewayMain arguments", () => {
     expect(parseGatewayArgs(["--config", "r.yaml", "--workers", "2"])).toMatchObject({
       workers: 2,
     });
+    expect(parseGatewayArgs(["--config", "r.yaml", "--data-path", "sockets"])).toMatchObject({
+      dataPath: "sockets",
+    });
     expect(
       parseGatewayArgs(["--config=r.yaml", "--admin", "0.0.0.0:9000", "--drain-seconds", "5"], {
         LOG_LEVEL: "warn",
@@ -101,6 +104,10 @@ describe("gatewayMain arguments", () => {
     [["--config", "r.yaml", "--bogus"], /bogus/],
     [["--config", "r.yaml", "--workers", "0"], /--workers must be an integer from 1 to 64/],
     [["--config", "r.yaml", "--workers", "1.5"], /--workers must be an integer from 1 to 64/],
+    [
+      ["--config", "r.yaml", "--data-path", "splice"],
+      /--data-path must be one of handles\|sockets/,
+    ],
   ])("rejects %j", (argv, message) => {
     expect(() => parseGatewayArgs(argv)).toThrow(message);
   });

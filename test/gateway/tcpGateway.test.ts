@@ -1,10 +1,17 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createServer, type Server } from "node:net";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { validateRouteFile } from "../../gateway/routeFile";
-import { createGateway, sweepPeriodMs, type TcpGateway } from "../../gateway/tcpGateway";
+import { handlesUnavailableReason } from "../../gateway/libuvHandles";
+import { type RouteFile, validateRouteFile } from "../../gateway/routeFile";
+import {
+  createGateway,
+  DATA_PATHS,
+  type DataPath,
+  sweepPeriodMs,
+  type TcpGateway,
+} from "../../gateway/tcpGateway";
 import {
   at,
   collect,
@@ -44,8 +51,8 @@ afterEach(async () => {
 });
 
 /** Start a gateway and remember to close it. */
-async function startGateway(routes: Parameters<typeof createGateway>[0]["routes"]) {
-  const gateway = createGateway({ routes });
+async function startGateway(dataPath: DataPath, routes: RouteFile) {
+  const gateway = createGateway({ routes, dataPath });
   gateways.push(gateway);
   await gateway.listen();
   return gateway;
@@ -61,259 +68,310 @@ async function metrics(gateway: TcpGateway): Promise<string> {
   return gateway.registry.metrics();
 }
 
-describe("route weights", () => {
-  it("smooth: 80/20 gives exactly 8 and 2 in every 10 connections, 80/20 of 100", async () => {
-    const gateway = await startGateway(singleListener(backends.routes(80, 20)));
-    const answers = await prefixes(portOf(gateway), 100);
-    expect(count(answers, "one")).toBe(80);
-    expect(count(answers, "two")).toBe(20);
-    for (let window = 0; window < 100; window += 10)
-      expect(count(answers.slice(window, window + 10), "two")).toBe(2);
-    const text = await metrics(gateway);
-    expect(sample(text, 'tcp_gateway_connections_total{listener="app",route="v1"}')).toBe(80);
-    expect(sample(text, 'tcp_gateway_connections_total{listener="app",route="v2"}')).toBe(20);
-    expect(sample(text, 'tcp_gateway_route_weight{listener="app",route="v2"}')).toBe(20);
-  });
-
-  it("0/100 and 100/0 send nothing to the zero side", async () => {
-    const allTwo = await startGateway(singleListener(backends.routes(0, 100)));
-    expect(count(await prefixes(portOf(allTwo), 20), "two")).toBe(20);
-    const allOne = await startGateway(singleListener(backends.routes(100, 0)));
-    expect(count(await prefixes(portOf(allOne), 20), "one")).toBe(20);
-  });
-});
-
-describe("proxying", () => {
-  it("carries the client's half-close: a line then FIN still gets its reply", async () => {
-    const gateway = await startGateway(singleListener(backends.routes(100, 0)));
-    const line = "Mon Nov 12 23:38:45 UTC 2018\n";
-    expect((await exchange(portOf(gateway), line)).toString()).toBe(`one ${line}`);
-  });
-
-  it("carries the backend's half-close: the client can still send after the backend's FIN", async () => {
-    const received: Buffer[] = [];
-    let backendEnded: () => void = () => {};
-    const backendDone = new Promise<void>((resolve) => {
-      backendEnded = resolve;
+describe.each(DATA_PATHS)("%s data path", (dataPath) => {
+  describe("route weights", () => {
+    it("smooth: 80/20 gives exactly 8 and 2 in every 10 connections, 80/20 of 100", async () => {
+      const gateway = await startGateway(dataPath, singleListener(backends.routes(80, 20)));
+      const answers = await prefixes(portOf(gateway), 100);
+      expect(count(answers, "one")).toBe(80);
+      expect(count(answers, "two")).toBe(20);
+      for (let window = 0; window < 100; window += 10)
+        expect(count(answers.slice(window, window + 10), "two")).toBe(2);
+      const text = await metrics(gateway);
+      expect(sample(text, 'tcp_gateway_connections_total{listener="app",route="v1"}')).toBe(80);
+      expect(sample(text, 'tcp_gateway_connections_total{listener="app",route="v2"}')).toBe(20);
+      expect(sample(text, 'tcp_gateway_route_weight{listener="app",route="v2"}')).toBe(20);
     });
-    const backend: Server = createServer({ allowHalfOpen: true }, (socket) => {
-      socket.on("data", (chunk: Buffer) => received.push(chunk));
-      socket.on("end", () => {
-        socket.destroy();
-        backendEnded();
+
+    it("0/100 and 100/0 send nothing to the zero side", async () => {
+      const allTwo = await startGateway(dataPath, singleListener(backends.routes(0, 100)));
+      expect(count(await prefixes(portOf(allTwo), 20), "two")).toBe(20);
+      const allOne = await startGateway(dataPath, singleListener(backends.routes(100, 0)));
+      expect(count(await prefixes(portOf(allOne), 20), "one")).toBe(20);
+    });
+  });
+
+  describe("proxying", () => {
+    it("carries the client's half-close: a line then FIN still gets its reply", async () => {
+      const gateway = await startGateway(dataPath, singleListener(backends.routes(100, 0)));
+      const line = "Mon Nov 12 23:38:45 UTC 2018\n";
+      expect((await exchange(portOf(gateway), line)).toString()).toBe(`one ${line}`);
+    });
+
+    it("carries the backend's half-close: the client can still send after the backend's FIN", async () => {
+      const received: Buffer[] = [];
+      let backendEnded: () => void = () => {};
+      const backendDone = new Promise<void>((resolve) => {
+        backendEnded = resolve;
       });
-      socket.end("bye\n");
+      const backend: Server = createServer({ allowHalfOpen: true }, (socket) => {
+        socket.on("data", (chunk: Buffer) => received.push(chunk));
+        socket.on("end", () => {
+          socket.destroy();
+          backendEnded();
+        });
+        socket.end("bye\n");
+      });
+      backend.listen(0, HOST);
+      await once(backend, "listening");
+      const port = (backend.address() as { port: number }).port;
+      const gateway = await startGateway(
+        dataPath,
+        singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
+      );
+      const socket = await connectTo(portOf(gateway));
+      socket.resume();
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      await once(socket, "end");
+      expect(Buffer.concat(chunks).toString()).toBe("bye\n");
+      const closed = once(socket, "close");
+      socket.end("late\n");
+      await closed;
+      await backendDone;
+      expect(Buffer.concat(received).toString()).toBe("late\n");
+      backend.close();
     });
-    backend.listen(0, HOST);
-    await once(backend, "listening");
-    const port = (backend.address() as { port: number }).port;
-    const gateway = await startGateway(
-      singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
-    );
-    const socket = await connectTo(portOf(gateway));
-    socket.resume();
-    const chunks: Buffer[] = [];
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    await once(socket, "end");
-    expect(Buffer.concat(chunks).toString()).toBe("bye\n");
-    const closed = once(socket, "close");
-    socket.end("late\n");
-    await closed;
-    await backendDone;
-    expect(Buffer.concat(received).toString()).toBe("late\n");
-    backend.close();
-  });
 
-  it("moves 64 MiB each way intact (sha256), with backpressure", async () => {
-    const raw = await startRawEcho();
-    const gateway = await startGateway(
-      singleListener([{ name: "v1", weight: 1, endpoints: [at(raw.port)] }]),
-    );
-    const socket = await connectTo(portOf(gateway));
-    const sent = createHash("sha256");
-    const got = createHash("sha256");
-    let received = 0;
-    socket.on("data", (chunk: Buffer) => {
-      got.update(chunk);
-      received += chunk.length;
+    it("moves 64 MiB each way intact (sha256), with backpressure", async () => {
+      const raw = await startRawEcho();
+      const gateway = await startGateway(
+        dataPath,
+        singleListener([{ name: "v1", weight: 1, endpoints: [at(raw.port)] }]),
+      );
+      const socket = await connectTo(portOf(gateway));
+      const sent = createHash("sha256");
+      const got = createHash("sha256");
+      let received = 0;
+      socket.on("data", (chunk: Buffer) => {
+        got.update(chunk);
+        received += chunk.length;
+      });
+      const closed = once(socket, "close");
+      const block = randomBytes(1024 * 1024);
+      for (let i = 0; i < 64; i++) {
+        const chunk = Buffer.from(block);
+        chunk.writeUInt32BE(i, 0);
+        sent.update(chunk);
+        if (!socket.write(chunk)) await once(socket, "drain");
+      }
+      socket.end();
+      await closed;
+      expect(received).toBe(64 * 1024 * 1024);
+      expect(got.digest("hex")).toBe(sent.digest("hex"));
+      const text = await metrics(gateway);
+      const bytes = 'tcp_gateway_bytes_total{listener="app",route="v1",direction=';
+      expect(sample(text, `${bytes}"to_backend"}`)).toBe(64 * 1024 * 1024);
+      expect(sample(text, `${bytes}"to_client"}`)).toBe(64 * 1024 * 1024);
+      raw.server.close();
     });
-    const closed = once(socket, "close");
-    const block = randomBytes(1024 * 1024);
-    for (let i = 0; i < 64; i++) {
-      const chunk = Buffer.from(block);
-      chunk.writeUInt32BE(i, 0);
-      sent.update(chunk);
-      if (!socket.write(chunk)) await once(socket, "drain");
-    }
-    socket.end();
-    await closed;
-    expect(received).toBe(64 * 1024 * 1024);
-    expect(got.digest("hex")).toBe(sent.digest("hex"));
-    const text = await metrics(gateway);
-    const bytes = 'tcp_gateway_bytes_total{listener="app",route="v1",direction=';
-    expect(sample(text, `${bytes}"to_backend"}`)).toBe(64 * 1024 * 1024);
-    expect(sample(text, `${bytes}"to_client"}`)).toBe(64 * 1024 * 1024);
-    raw.server.close();
+
+    it("delivers every queued byte to a slow reader after both sides' FINs", async () => {
+      // The backend sends 8 MiB and its FIN at once; the client has already sent its FIN and
+      // does not read for a while, so the gateway holds queued bytes while both FINs are in.
+      const payload = randomBytes(8 * 1024 * 1024);
+      const backend = createServer({ allowHalfOpen: true }, (socket) => {
+        socket.on("error", () => socket.destroy());
+        socket.resume();
+        socket.end(payload);
+      });
+      backend.listen(0, HOST);
+      await once(backend, "listening");
+      const port = (backend.address() as AddressInfo).port;
+      const gateway = await startGateway(
+        dataPath,
+        singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
+      );
+      const socket = await connectTo(portOf(gateway));
+      socket.pause();
+      socket.end();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const collected = collect(socket);
+      socket.resume(); // paused explicitly: a 'data' listener alone does not resume it
+      const { data, error } = await collected;
+      expect(error).toBeUndefined();
+      expect(data.length).toBe(payload.length);
+      expect(data.equals(payload)).toBe(true);
+      await expect.poll(() => gateway.activeConnections).toBe(0);
+      backend.close();
+    });
+
+    it("refuses connections past maxConnections, clearly and counted", async () => {
+      const gateway = await startGateway(
+        dataPath,
+        singleListener(backends.routes(100, 0), { maxConnections: 2 }),
+      );
+      const port = portOf(gateway);
+      const first = await connectTo(port);
+      const second = await connectTo(port);
+      // Both are through to the backend before the third arrives.
+      first.write("a\n");
+      second.write("b\n");
+      expect((await readBytes(first, 6)).toString()).toBe("one a\n");
+      expect((await readBytes(second, 6)).toString()).toBe("one b\n");
+      const third = await connectTo(port, false);
+      const refused = await collect(third);
+      expect(refused.data.length).toBe(0);
+      expect(
+        sample(await metrics(gateway), 'tcp_gateway_refused_connections_total{listener="app"}'),
+      ).toBe(1);
+      // Below the limit again, connections are served.
+      const firstDone = collect(first);
+      first.end();
+      await firstDone;
+      await expect.poll(() => gateway.activeConnections).toBe(1);
+      expect((await exchange(port, "c\n")).toString()).toBe("one c\n");
+      second.destroy();
+    });
+
+    it("closes a connection idle in both directions after idleTimeoutSeconds", async () => {
+      const gateway = await startGateway(
+        dataPath,
+        singleListener(backends.routes(100, 0), { idleTimeoutSeconds: 1 }),
+      );
+      const socket = await connectTo(portOf(gateway), false);
+      socket.write("a\n");
+      expect((await readBytes(socket, 6)).toString()).toBe("one a\n");
+      const started = Date.now();
+      await collect(socket);
+      const idleFor = Date.now() - started;
+      expect(idleFor).toBeGreaterThanOrEqual(900);
+      expect(idleFor).toBeLessThan(5_000);
+      expect(
+        sample(await metrics(gateway), 'tcp_gateway_idle_timeouts_total{listener="app"}'),
+      ).toBe(1);
+    });
   });
 
-  it("refuses connections past maxConnections, clearly and counted", async () => {
-    const gateway = await startGateway(
-      singleListener(backends.routes(100, 0), { maxConnections: 2 }),
-    );
-    const port = portOf(gateway);
-    const first = await connectTo(port);
-    const second = await connectTo(port);
-    // Both are through to the backend before the third arrives.
-    first.write("a\n");
-    second.write("b\n");
-    expect((await readBytes(first, 6)).toString()).toBe("one a\n");
-    expect((await readBytes(second, 6)).toString()).toBe("one b\n");
-    const third = await connectTo(port, false);
-    const refused = await collect(third);
-    expect(refused.data.length).toBe(0);
-    expect(
-      sample(await metrics(gateway), 'tcp_gateway_refused_connections_total{listener="app"}'),
-    ).toBe(1);
-    // Below the limit again, connections are served.
-    const firstDone = collect(first);
-    first.end();
-    await firstDone;
-    await expect.poll(() => gateway.activeConnections).toBe(1);
-    expect((await exchange(port, "c\n")).toString()).toBe("one c\n");
-    second.destroy();
+  describe("failing endpoints", () => {
+    it("retries a dead endpoint's connections on the next endpoint of the same route", async () => {
+      const dead = await deadPort();
+      const gateway = await startGateway(
+        dataPath,
+        singleListener([
+          { name: "v1", weight: 1, endpoints: [at(dead), at(backends.one.port)] },
+          { name: "v2", weight: 0, endpoints: [at(backends.two.port)] },
+        ]),
+      );
+      const answers = await prefixes(portOf(gateway), 6);
+      expect(answers).toEqual(["one", "one", "one", "one", "one", "one"]);
+      const text = await metrics(gateway);
+      // The dead endpoint is tried once, then skipped while it cools down.
+      expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(1);
+      expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
+        0,
+      );
+    });
+
+    it("never falls over to another route: all endpoints dead means a clean close, counted", async () => {
+      const dead = await deadPort();
+      const gateway = await startGateway(
+        dataPath,
+        singleListener([
+          { name: "v1", weight: 1, endpoints: [at(dead)] },
+          { name: "v2", weight: 0, endpoints: [at(backends.two.port)] },
+        ]),
+      );
+      const socket = await connectTo(portOf(gateway), false);
+      const { data, error } = await collect(socket);
+      expect(data.length).toBe(0);
+      expect(error).toBeUndefined();
+      const text = await metrics(gateway);
+      expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(3);
+      expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
+        1,
+      );
+      await expect.poll(() => gateway.activeConnections).toBe(0);
+    });
+
+    it("gives up on a connect that does not complete within connectTimeoutMs", async () => {
+      // A listener that never accepts, its accept queue already full: Linux drops further SYNs,
+      // so a connect hangs (an "unroutable" address is no good: sandboxes answer every SYN).
+      const blackhole = spawn("python3", ["-c", BLACKHOLE_PY], {
+        stdio: ["pipe", "pipe", "ignore"],
+      });
+      const [portText] = await once(blackhole.stdout, "data");
+      const gateway = await startGateway(
+        dataPath,
+        singleListener([{ name: "v1", weight: 1, endpoints: [at(Number(String(portText)))] }], {
+          connectTimeoutMs: 100,
+        }),
+      );
+      const socket = await connectTo(portOf(gateway), false);
+      const { data } = await collect(socket);
+      expect(data.length).toBe(0);
+      const text = await metrics(gateway);
+      expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(3);
+      expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
+        1,
+      );
+      blackhole.kill();
+    });
   });
 
-  it("closes a connection idle in both directions after idleTimeoutSeconds", async () => {
-    const gateway = await startGateway(
-      singleListener(backends.routes(100, 0), { idleTimeoutSeconds: 1 }),
-    );
-    const socket = await connectTo(portOf(gateway), false);
-    socket.write("a\n");
-    expect((await readBytes(socket, 6)).toString()).toBe("one a\n");
-    const started = Date.now();
-    await collect(socket);
-    const idleFor = Date.now() - started;
-    expect(idleFor).toBeGreaterThanOrEqual(900);
-    expect(idleFor).toBeLessThan(5_000);
-    expect(sample(await metrics(gateway), 'tcp_gateway_idle_timeouts_total{listener="app"}')).toBe(
-      1,
-    );
+  describe("listen and close", () => {
+    it("rejects with E_LISTEN naming the address, leaving nothing bound", async () => {
+      const taken = await startGateway(dataPath, singleListener(backends.routes(1, 1)));
+      const busy = at(portOf(taken));
+      const gateway = createGateway({
+        dataPath,
+        routes: validateRouteFile(
+          {
+            listeners: [
+              { name: "free", listen: `${HOST}:0`, routes: backends.routes(1, 1) },
+              { name: "busy", listen: busy, routes: backends.routes(1, 1) },
+            ],
+          },
+          "test",
+        ),
+      });
+      await expect(gateway.listen()).rejects.toMatchObject({
+        code: "E_LISTEN",
+        message: expect.stringContaining(busy),
+      });
+      expect(gateway.address("free")).toBeUndefined();
+      expect(gateway.ready).toBe(false);
+    });
+
+    it("close() stops accepting, lets open connections finish, then resolves", async () => {
+      const gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+      await gateway.listen();
+      const port = portOf(gateway);
+      const socket = await connectTo(port);
+      socket.write("before\n");
+      expect((await readBytes(socket, 11)).toString()).toBe("one before\n");
+      const closed = gateway.close(10_000);
+      expect(gateway.ready).toBe(false);
+      await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      socket.write("during\n");
+      expect((await readBytes(socket, 11)).toString()).toBe("one during\n");
+      const done = collect(socket);
+      socket.end();
+      await done;
+      await closed;
+      expect(gateway.activeConnections).toBe(0);
+    });
+
+    it("close() destroys connections still open after the grace period", async () => {
+      const gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+      await gateway.listen();
+      const socket = await connectTo(portOf(gateway), false);
+      socket.write("a\n");
+      await readBytes(socket, 6);
+      const done = collect(socket);
+      await gateway.close(50);
+      await done;
+      expect(gateway.activeConnections).toBe(0);
+    });
   });
 });
 
-describe("failing endpoints", () => {
-  it("retries a dead endpoint's connections on the next endpoint of the same route", async () => {
-    const dead = await deadPort();
-    const gateway = await startGateway(
-      singleListener([
-        { name: "v1", weight: 1, endpoints: [at(dead), at(backends.one.port)] },
-        { name: "v2", weight: 0, endpoints: [at(backends.two.port)] },
-      ]),
-    );
-    const answers = await prefixes(portOf(gateway), 6);
-    expect(answers).toEqual(["one", "one", "one", "one", "one", "one"]);
-    const text = await metrics(gateway);
-    // The dead endpoint is tried once, then skipped while it cools down.
-    expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(1);
-    expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
-      0,
-    );
-  });
-
-  it("never falls over to another route: all endpoints dead means a clean close, counted", async () => {
-    const dead = await deadPort();
-    const gateway = await startGateway(
-      singleListener([
-        { name: "v1", weight: 1, endpoints: [at(dead)] },
-        { name: "v2", weight: 0, endpoints: [at(backends.two.port)] },
-      ]),
-    );
-    const socket = await connectTo(portOf(gateway), false);
-    const { data, error } = await collect(socket);
-    expect(data.length).toBe(0);
-    expect(error).toBeUndefined();
-    const text = await metrics(gateway);
-    expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(3);
-    expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
-      1,
-    );
-    await expect.poll(() => gateway.activeConnections).toBe(0);
-  });
-
-  it("gives up on a connect that does not complete within connectTimeoutMs", async () => {
-    // A listener that never accepts, its accept queue already full: Linux drops further SYNs,
-    // so a connect hangs (an "unroutable" address is no good: sandboxes answer every SYN).
-    const blackhole = spawn("python3", ["-c", BLACKHOLE_PY], { stdio: ["pipe", "pipe", "ignore"] });
-    const [portText] = await once(blackhole.stdout, "data");
-    const gateway = await startGateway(
-      singleListener([{ name: "v1", weight: 1, endpoints: [at(Number(String(portText)))] }], {
-        connectTimeoutMs: 100,
-      }),
-    );
-    const socket = await connectTo(portOf(gateway), false);
-    const { data } = await collect(socket);
-    expect(data.length).toBe(0);
-    const text = await metrics(gateway);
-    expect(sample(text, 'tcp_gateway_connect_failures_total{listener="app",route="v1"}')).toBe(3);
-    expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
-      1,
-    );
-    blackhole.kill();
-  });
-});
-
-describe("listen and close", () => {
-  it("rejects with E_LISTEN naming the address, leaving nothing bound", async () => {
-    const taken = await startGateway(singleListener(backends.routes(1, 1)));
-    const busy = at(portOf(taken));
-    const gateway = createGateway({
-      routes: validateRouteFile(
-        {
-          listeners: [
-            { name: "free", listen: `${HOST}:0`, routes: backends.routes(1, 1) },
-            { name: "busy", listen: busy, routes: backends.routes(1, 1) },
-          ],
-        },
-        "test",
-      ),
-    });
-    await expect(gateway.listen()).rejects.toMatchObject({
-      code: "E_LISTEN",
-      message: expect.stringContaining(busy),
-    });
-    expect(gateway.address("free")).toBeUndefined();
-    expect(gateway.ready).toBe(false);
-  });
-
-  it("close() stops accepting, lets open connections finish, then resolves", async () => {
-    const gateway = createGateway({ routes: singleListener(backends.routes(100, 0)) });
-    await gateway.listen();
-    const port = portOf(gateway);
-    const socket = await connectTo(port);
-    socket.write("before\n");
-    expect((await readBytes(socket, 11)).toString()).toBe("one before\n");
-    const closed = gateway.close(10_000);
-    expect(gateway.ready).toBe(false);
-    await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
-    socket.write("during\n");
-    expect((await readBytes(socket, 11)).toString()).toBe("one during\n");
-    const done = collect(socket);
-    socket.end();
-    await done;
-    await closed;
-    expect(gateway.activeConnections).toBe(0);
-  });
-
-  it("close() destroys connections still open after the grace period", async () => {
-    const gateway = createGateway({ routes: singleListener(backends.routes(100, 0)) });
-    await gateway.listen();
-    const socket = await connectTo(portOf(gateway), false);
-    socket.write("a\n");
-    await readBytes(socket, 6);
-    const done = collect(socket);
-    await gateway.close(50);
-    await done;
-    expect(gateway.activeConnections).toBe(0);
+describe("data path", () => {
+  it("carries connections on libuv handles by default on this Node, on sockets on request", () => {
+    const routes = singleListener(backends.routes(1, 1));
+    expect(handlesUnavailableReason).toBeUndefined();
+    expect(createGateway({ routes }).dataPath).toBe("handles");
+    expect(createGateway({ routes, dataPath: "sockets" }).dataPath).toBe("sockets");
   });
 });
 
