@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
+import { GATEWAY_NODE_FLAGS } from "../gateway/gatewayNodeFlags";
 import { startChild, stderrOf, stopChild } from "./children";
 import { ECHO_BIN } from "./loadgen";
 
@@ -214,6 +215,8 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
   const child = startChild({
     command: process.execPath,
     args: [
+      // As the image runs it (gateway/docker-entrypoint.sh).
+      ...GATEWAY_NODE_FLAGS,
       ...(ctx.nodeFlags ?? []),
       join(ctx.repoRoot, "dist/gateway/gatewayMain.js"),
       "--config",

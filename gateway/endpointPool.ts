@@ -17,6 +17,8 @@ export class Endpoint {
   readonly port: number;
   /** IP address to connect to (the host itself when it is an IP or did not resolve). */
   address: string;
+  /** 4 or 6 when `address` is an IP address, 0 for a hostname not resolved yet. */
+  family: number;
   /** Skipped by round robin until this time (ms since epoch) while `failing`. */
   failedUntil = 0;
   failing = false;
@@ -28,6 +30,7 @@ export class Endpoint {
     this.host = host;
     this.port = port;
     this.address = host;
+    this.family = isIP(host);
   }
 
   /**
@@ -41,6 +44,7 @@ export class Endpoint {
     try {
       const result = await lookup(this.host, { order: "ipv4first" });
       this.address = result.address;
+      this.family = result.family;
       return undefined;
     } catch (error) {
       // Keep what we had: the last good address, or the hostname (resolved per connect).

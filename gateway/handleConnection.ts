@@ -8,13 +8,14 @@
  *   write completes, so at most one chunk per direction waits in memory;
  * - half-close: a side's FIN is forwarded with shutdown(2) after the queued bytes; once both
  *   FINs have crossed and nothing is queued, both handles close (close(2) sends the last FIN);
- * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once.
+ * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once;
+ * - a handle that streams gets a read buffer of its own instead of an allocation per read
+ *   (readBuffers.ts).
  *
  * Handlers are module functions shared by every connection (found through a symbol on the
  * handle or request), so a connection allocates no closures.
  */
 import { lookup } from "node:dns";
-import { isIP } from "node:net";
 import { getSystemErrorName } from "node:util";
 import type { Endpoint } from "./endpointPool";
 import type { ConnectionEvents, GatewayConnection } from "./gatewayConnection";
@@ -26,6 +27,7 @@ import type {
   UvStatus,
   WriteRequest,
 } from "./libuvHandles";
+import { ReadBufferPool, STREAMING_THRESHOLD_BYTES } from "./readBuffers";
 import type { RouteRuntime } from "./routeTable";
 
 const OWNER = Symbol("tcp-shift.connection");
@@ -58,6 +60,11 @@ export function uvError(status: UvStatus, syscall: string, address: string, port
   });
 }
 
+/** A write request not handed to libuv (its last write completed synchronously). */
+let spareWrite: WriteRequest | undefined;
+/** Read buffers of streaming handles, shared by every connection. */
+const readBuffers = new ReadBufferPool();
+
 /** A client handle and its backend handle. */
 export class HandleConnection implements GatewayConnection {
   readonly route: RouteRuntime;
@@ -79,6 +86,9 @@ export class HandleConnection implements GatewayConnection {
   private since = 0;
   private bytesToBackend = 0;
   private bytesToClient = 0;
+  /** The read buffer of the client (of the backend) once it streams; see readBuffers.ts. */
+  private clientBuffer: Buffer | undefined;
+  private backendBuffer: Buffer | undefined;
 
   constructor(uv: LibuvHandles, client: TcpHandle, route: RouteRuntime, events: ConnectionEvents) {
     this.uv = uv;
@@ -117,9 +127,8 @@ export class HandleConnection implements GatewayConnection {
     this.endpoint = endpoint;
     this.attempts++;
     this.since = Date.now();
-    const family = isIP(endpoint.address);
-    if (family !== 0) {
-      this.connectTo(endpoint.address, family, endpoint.port);
+    if (endpoint.family !== 0) {
+      this.connectTo(endpoint.address, endpoint.family, endpoint.port);
       return;
     }
     // A hostname that did not resolve when the routes were loaded: look it up for this attempt.
@@ -206,21 +215,33 @@ export class HandleConnection implements GatewayConnection {
       this.active = true;
       if (toBackend) this.bytesToBackend += nread;
       else this.bytesToClient += nread;
-      const data = new Uint8Array(arrayBuffer as ArrayBuffer, uv.arrayBufferOffset(), nread);
-      const request: WriteRequest = uv.newWrite();
+      let data: Uint8Array;
+      if (arrayBuffer !== undefined) {
+        data = new Uint8Array(arrayBuffer, uv.arrayBufferOffset(), nread);
+        const total = toBackend ? this.bytesToBackend : this.bytesToClient;
+        if (total >= STREAMING_THRESHOLD_BYTES && uv.userBuffers)
+          this.lendBuffer(source, toBackend);
+      } else
+        data = ((toBackend ? this.clientBuffer : this.backendBuffer) as Buffer).subarray(0, nread);
+      // A request the kernel completes at once (the usual case) is never handed to libuv, so the
+      // same one serves the next write; one that goes asynchronous is replaced.
+      const request = spareWrite ?? uv.newWrite();
       request.handle = sink;
-      request.oncomplete = onWriteComplete;
       if (sink.writeBuffer(request, data) !== 0) {
         this.close();
         return;
       }
-      if (uv.lastWriteWasAsync()) {
-        // The kernel took part of it; the rest is queued: keep the bytes alive, read no more
-        // from this side until the write completes.
-        request.buffer = data;
-        this.inFlight++;
-        source.readStop();
+      if (!uv.lastWriteWasAsync()) {
+        spareWrite = request;
+        return;
       }
+      spareWrite = undefined;
+      // The kernel took part of it; the rest is queued: keep the bytes alive, read no more from
+      // this side until the write completes.
+      request.oncomplete = onWriteComplete;
+      request.buffer = data;
+      this.inFlight++;
+      source.readStop();
       return;
     }
     if (nread === 0) return;
@@ -231,6 +252,15 @@ export class HandleConnection implements GatewayConnection {
     this.eof |= toBackend ? CLIENT_EOF : BACKEND_EOF;
     if (this.eof === BOTH_EOF && this.inFlight === 0) this.close();
     else if (!this.shutdown(sink)) this.close();
+  }
+
+  /** Give `source` a read buffer for its next reads (none when the pool is exhausted). */
+  private lendBuffer(source: TcpHandle, isClient: boolean): void {
+    const buffer = readBuffers.take();
+    if (!buffer) return;
+    if (isClient) this.clientBuffer = buffer;
+    else this.backendBuffer = buffer;
+    source.useUserBuffer(buffer);
   }
 
   /** @internal An asynchronous write to `sink` completed. */
@@ -267,6 +297,10 @@ export class HandleConnection implements GatewayConnection {
     this.connecting = undefined;
     this.client.close();
     this.backend?.close();
+    // Closed handles read no more: their buffers can serve other connections now.
+    if (this.clientBuffer) readBuffers.give(this.clientBuffer);
+    if (this.backendBuffer) readBuffers.give(this.backendBuffer);
+    this.clientBuffer = this.backendBuffer = undefined;
     const counts = this.route.counts;
     counts.bytesToBackend += this.bytesToBackend;
     counts.bytesToClient += this.bytesToClient;

@@ -31,6 +31,11 @@ export interface TcpHandle {
   connect6(req: ConnectRequest, address: string, port: number): UvStatus;
   setNoDelay(enable: boolean): UvStatus;
   getpeername(out: { address?: string; port?: number; family?: string }): UvStatus;
+  /**
+   * Read into `buffer` from now on (always at offset 0, `onread` gets no ArrayBuffer) instead of
+   * a new allocation per read. For the handle's lifetime; checked by `userBuffers`.
+   */
+  useUserBuffer(buffer: Uint8Array): void;
   close(callback?: () => void): void;
 }
 
@@ -69,9 +74,10 @@ export interface LibuvHandles {
   arrayBufferOffset(): number;
   /** `streamBaseState[kLastWriteWasAsync]`: the last write did not complete synchronously. */
   lastWriteWasAsync(): boolean;
+  /** Handles can read into a buffer of the caller's (`useUserBuffer`). */
+  readonly userBuffers: boolean;
   /** libuv's end-of-stream status. */
   readonly UV_EOF: number;
-  readonly UV_ECANCELED: number;
 }
 
 interface TcpWrapBinding {
@@ -91,7 +97,6 @@ interface StreamWrapBinding {
 
 interface UvBinding {
   UV_EOF: number;
-  UV_ECANCELED: number;
 }
 
 type ProcessWithBinding = NodeJS.Process & { binding(name: string): unknown };
@@ -120,7 +125,6 @@ function load(): LibuvHandles | string {
     typeof stream.kArrayBufferOffset === "number" ? "" : "stream_wrap.kArrayBufferOffset",
     typeof stream.kLastWriteWasAsync === "number" ? "" : "stream_wrap.kLastWriteWasAsync",
     typeof uv.UV_EOF === "number" ? "" : "uv.UV_EOF",
-    typeof uv.UV_ECANCELED === "number" ? "" : "uv.UV_ECANCELED",
   ].filter(Boolean);
   if (missing.length > 0) return `Node ${process.version} lacks ${missing.join(", ")}`;
   const prototype = tcp.TCP.prototype as unknown as Record<string, unknown>;
@@ -142,8 +146,8 @@ function load(): LibuvHandles | string {
     readBytesOrError: () => state[kRead] as number,
     arrayBufferOffset: () => state[kOffset] as number,
     lastWriteWasAsync: () => state[kAsync] !== 0,
+    userBuffers: typeof prototype.useUserBuffer === "function",
     UV_EOF: uv.UV_EOF,
-    UV_ECANCELED: uv.UV_ECANCELED,
   };
 }
 

@@ -9,6 +9,7 @@ import {
   GATEWAY_ROUTES_FILE,
 } from "../../components/constants";
 import { parseGatewayArgs } from "../../gateway/gatewayArgs";
+import { GATEWAY_NODE_FLAGS } from "../../gateway/gatewayNodeFlags";
 import { validateRouteFile } from "../../gateway/routeFile";
 import { isSecretValue, type ProgramRun } from "../../scripts/renderProgram";
 import {
@@ -100,9 +101,11 @@ describe("standalone mode", () => {
     expect(container?.image).toBe(IMAGE);
     // The image's entrypoint runs the gateway for a first argument "gateway" and hands it the rest.
     const entrypoint = readFileSync(join(__dirname, "../../gateway/docker-entrypoint.sh"), "utf8");
-    expect(entrypoint).toMatch(
-      /^ {2}gateway\)\n {4}shift\n {4}exec node \/app\/dist\/gateway\/gatewayMain\.js "\$@"/m,
-    );
+    // ...with the gateway's node flags (the ones the benchmark measured).
+    const execLine = `    exec node ${GATEWAY_NODE_FLAGS.join(" ")} /app/dist/gateway/gatewayMain.js "$@"`;
+    expect(entrypoint).toMatch(/^ {2}gateway\)\n {4}shift\n/m);
+    const gatewayCase = entrypoint.slice(entrypoint.indexOf("  gateway)"));
+    expect(gatewayCase.slice(0, gatewayCase.indexOf(";;")).split("\n")).toContain(execLine);
     const [program, ...gatewayArgs] = container?.args ?? [];
     expect(program).toBe("gateway");
     expect(parseGatewayArgs(gatewayArgs)).toMatchObject({
