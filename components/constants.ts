@@ -59,7 +59,11 @@ export const CLB_TCP_IDLE_SECONDS = 900;
 export const GATEWAY_ADMIN_PORT = 9901;
 /** Where the standalone gateway reads its route file (a mounted ConfigMap). */
 export const GATEWAY_ROUTES_DIR = "/etc/tcp-shift";
-export const GATEWAY_ROUTES_FILE = "routes.yaml";
+/**
+ * The route file's name in the ConfigMap. JSON: the gateway reads it with `JSON.parse` and never
+ * loads its YAML parser (about 1.5 MB less RSS per gateway pod, gateway/routeFile.ts).
+ */
+export const GATEWAY_ROUTES_FILE = "routes.json";
 /** First argument that makes the image's entrypoint run the gateway (see gateway/docker-entrypoint.sh). */
 export const GATEWAY_PROGRAM = "gateway";
 /** Seconds the standalone gateway lets open connections finish after SIGTERM. */

@@ -5,7 +5,6 @@
  * reloads the file that Kubernetes swaps into the mounted directory.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import { stringify } from "yaml";
 import type { RouteFileInput } from "../gateway/routeFile";
 import type { TcpShiftConfig } from "./config";
 import {
@@ -63,13 +62,13 @@ export function gatewayRouteFile(config: GatewayConfig): RouteFileInput {
   return buildGatewayRoutes({ config, listen: `0.0.0.0:${config.ingressPort}`, endpoints });
 }
 
-/** ConfigMap `<app>-routes` holding `routes.yaml`. */
+/** ConfigMap `<app>-routes` holding the route file (`routes.json`, indented for `kubectl get`). */
 export function gatewayRoutesConfigMap(config: GatewayConfig) {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { name: objectNames(config.appName).gatewayRoutes, namespace: config.namespace },
-    data: { [GATEWAY_ROUTES_FILE]: stringify(gatewayRouteFile(config)) },
+    data: { [GATEWAY_ROUTES_FILE]: `${JSON.stringify(gatewayRouteFile(config), null, 2)}\n` },
   } satisfies k8s.types.input.core.v1.ConfigMap;
 }
 

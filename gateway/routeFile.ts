@@ -16,7 +16,6 @@
  *         endpoints: [tcp-echo-v2.default.svc.cluster.local:9000]
  * ```
  */
-import { parse } from "yaml";
 import { z } from "zod";
 import { UserError } from "../components/userError";
 import { parseHostPort } from "./hostPort";
@@ -115,11 +114,17 @@ export function validateRouteFile(document: unknown, source: string): RouteFile 
   throw routeFileError(`Invalid route file ${source}:\n${problems.join("\n")}`);
 }
 
-/** Parse YAML or JSON text (JSON is YAML) and validate it. */
+/**
+ * Parse YAML or JSON text and validate it. A document that starts with `{` is read with
+ * `JSON.parse` (the route files the stack writes); the YAML parser is loaded on first use only,
+ * which keeps it out of the gateway's memory when its routes are JSON.
+ */
 export function parseRouteFile(text: string, source: string): RouteFile {
   let document: unknown;
   try {
-    document = parse(text);
+    document = text.trimStart().startsWith("{")
+      ? JSON.parse(text)
+      : (require("yaml") as typeof import("yaml")).parse(text);
   } catch (error) {
     throw routeFileError(`Cannot parse route file ${source}: ${(error as Error).message}`);
   }

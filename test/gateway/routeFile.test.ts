@@ -37,3 +37,34 @@ describe("route file addresses", () => {
     );
   });
 });
+
+describe("route file formats", () => {
+  const document = {
+    listeners: [
+      {
+        name: "t",
+        listen: "127.0.0.1:0",
+        routes: [{ name: "v1", weight: 1, endpoints: ["127.0.0.1:9000"] }],
+      },
+    ],
+  };
+
+  it("reads JSON and YAML to the same routes", () => {
+    const fromJson = parseRouteFile(`  ${JSON.stringify(document, null, 2)}\n`, "r.json");
+    const fromYaml = parseRouteFile(
+      'listeners:\n  - name: t\n    listen: "127.0.0.1:0"\n    routes:\n      - { name: v1, weight: 1, endpoints: ["127.0.0.1:9000"] }\n',
+      "r.yaml",
+    );
+    expect(fromJson).toEqual(fromYaml);
+    expect(fromJson.listeners[0]?.maxConnections).toBe(10_000);
+  });
+
+  it("names the file when it does not parse, as JSON or as YAML", () => {
+    expect(() => parseRouteFile('{"listeners": [', "r.json")).toThrow(
+      /^Cannot parse route file r\.json: /,
+    );
+    expect(() => parseRouteFile("listeners: [\n  - a: b\n", "r.yaml")).toThrow(
+      /^Cannot parse route file r\.yaml: /,
+    );
+  });
+});
