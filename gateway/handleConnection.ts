@@ -157,7 +157,15 @@ export class HandleConnection implements GatewayConnection {
         : backend.connect(request, address, port);
     // A synchronous failure is reported on the next tick, like an asynchronous one: the caller
     // may still be setting the connection up.
-    if (status !== 0) process.nextTick(() => this.connected(request, status));
+    if (status !== 0) {
+      process.nextTick(() => this.connected(request, status));
+      return;
+    }
+    // Reading is armed now, with the connect: libuv then registers the socket for both in one
+    // epoll_ctl instead of three after the connect (measured with strace). Nothing is read before
+    // the connect completes, and `read()` ignores a connection that is not piping.
+    backend.onread = onHandleRead;
+    backend.readStart();
   }
 
   /** @internal The connect request `request` completed with `status`. */
@@ -170,10 +178,8 @@ export class HandleConnection implements GatewayConnection {
     }
     this.phase = PIPING;
     this.route.pool.markHealthy(this.endpoint as Endpoint);
-    const backend = this.backend as TcpHandle;
     this.client.onread = onHandleRead;
-    backend.onread = onHandleRead;
-    if (this.client.readStart() !== 0 || backend.readStart() !== 0) this.close();
+    if (this.client.readStart() !== 0) this.close();
   }
 
   /** A connect attempt failed or timed out: next endpoint of this route, or give up cleanly. */
@@ -226,6 +232,7 @@ export class HandleConnection implements GatewayConnection {
       // A request the kernel completes at once (the usual case) is never handed to libuv, so the
       // same one serves the next write; one that goes asynchronous is replaced.
       const request = spareWrite ?? uv.newWrite();
+      spareWrite = undefined;
       request.handle = sink;
       if (sink.writeBuffer(request, data) !== 0) {
         this.close();
@@ -235,7 +242,6 @@ export class HandleConnection implements GatewayConnection {
         spareWrite = request;
         return;
       }
-      spareWrite = undefined;
       // The kernel took part of it; the rest is queued: keep the bytes alive, read no more from
       // this side until the write completes.
       request.oncomplete = onWriteComplete;
