@@ -7,10 +7,15 @@
  * - backpressure: a write the kernel could not take at once stops reading its source until the
  *   write completes, so at most one chunk per direction waits in memory;
  * - half-close: a side's FIN is forwarded with shutdown(2) after the queued bytes; once both
- *   FINs have crossed and nothing is queued, both handles close (close(2) sends the last FIN);
+ *   FINs are in and no write is queued, both handles close. That is graceful: a side's FIN is
+ *   read only after its last chunk was written (reading stops while a write waits), so nothing
+ *   is left to send, nothing unread remains, and close(2) sends the last FIN; a pending
+ *   shutdown is then superseded by the close. So no completion of a shutdown is awaited (no
+ *   callback per connection for it), except when a client is turned away (below);
  * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once;
- * - a handle that streams gets a read buffer of its own instead of an allocation per read
- *   (readBuffers.ts).
+ * - reads go to a buffer shared by every handle (copied out at once: a line costs a small
+ *   copy, not a 64 KiB allocation, resize and free per read); a handle that streams gets a
+ *   buffer of its own, written from without a copy (readBuffers.ts).
  *
  * Handlers are module functions shared by every connection (found through a symbol on the
  * handle or request), so a connection allocates no closures.
@@ -78,8 +83,8 @@ export class HandleConnection implements GatewayConnection {
   private connecting: ConnectRequest | undefined;
   private phase = CONNECTING;
   private eof = 0;
-  /** Asynchronous writes and shutdowns not completed yet. */
-  private inFlight = 0;
+  /** Asynchronous writes not completed yet (at most one per direction). */
+  private writesInFlight = 0;
   /** Set on every chunk read from either side; cleared by the timeout sweep. */
   private active = false;
   /** Start of the current connect attempt, then the last time the sweep saw activity (ms). */
@@ -90,13 +95,24 @@ export class HandleConnection implements GatewayConnection {
   private clientBuffer: Buffer | undefined;
   private backendBuffer: Buffer | undefined;
 
-  constructor(uv: LibuvHandles, client: TcpHandle, route: RouteRuntime, events: ConnectionEvents) {
+  /**
+   * @param noDelayInherited the client inherited TCP_NODELAY from the listening socket; else it
+   *   is set here
+   */
+  constructor(
+    uv: LibuvHandles,
+    client: TcpHandle,
+    route: RouteRuntime,
+    events: ConnectionEvents,
+    noDelayInherited: boolean,
+  ) {
     this.uv = uv;
     this.client = client;
     this.route = route;
     this.events = events;
     (client as Owned<TcpHandle>)[OWNER] = this;
-    client.setNoDelay(true);
+    if (!noDelayInherited) client.setNoDelay(true);
+    if (uv.userBuffers) client.useUserBuffer(readBuffers.shared);
   }
 
   /** Start the first connect attempt (after the gateway has registered the connection). */
@@ -165,6 +181,7 @@ export class HandleConnection implements GatewayConnection {
     // epoll_ctl instead of three after the connect (measured with strace). Nothing is read before
     // the connect completes, and `read()` ignores a connection that is not piping.
     backend.onread = onHandleRead;
+    if (this.uv.userBuffers) backend.useUserBuffer(readBuffers.shared);
     backend.readStart();
   }
 
@@ -207,14 +224,17 @@ export class HandleConnection implements GatewayConnection {
     // dropping) what it sent keeps close(2) from answering unread bytes with a RST.
     this.client.onread = onHandleRead;
     this.client.readStart();
-    if (!this.shutdown(this.client)) this.close();
+    if (!this.shutdown(this.client, true)) this.close();
   }
 
-  /** @internal Bytes (or EOF, or an error) read from `source`. */
-  read(source: TcpHandle, arrayBuffer: ArrayBuffer | undefined): void {
+  /**
+   * @internal Bytes (or EOF, or an error) read from `source`. Returns the buffer `source` reads
+   * into from now on, when it changes (Node's user-buffer reads take the callback's result).
+   */
+  read(source: TcpHandle, arrayBuffer: ArrayBuffer | undefined): Buffer | undefined {
     const uv = this.uv;
     const nread = uv.readBytesOrError();
-    if (this.phase !== PIPING) return;
+    if (this.phase !== PIPING) return undefined;
     const toBackend = source === this.client;
     const sink = (toBackend ? this.backend : this.client) as TcpHandle;
     if (nread > 0) {
@@ -222,13 +242,21 @@ export class HandleConnection implements GatewayConnection {
       if (toBackend) this.bytesToBackend += nread;
       else this.bytesToClient += nread;
       let data: Uint8Array;
+      let next: Buffer | undefined;
       if (arrayBuffer !== undefined) {
+        // Read into a buffer Node allocated for this read (no user buffers on this Node).
         data = new Uint8Array(arrayBuffer, uv.arrayBufferOffset(), nread);
-        const total = toBackend ? this.bytesToBackend : this.bytesToClient;
-        if (total >= STREAMING_THRESHOLD_BYTES && uv.userBuffers)
-          this.lendBuffer(source, toBackend);
-      } else
-        data = ((toBackend ? this.clientBuffer : this.backendBuffer) as Buffer).subarray(0, nread);
+      } else {
+        const own = toBackend ? this.clientBuffer : this.backendBuffer;
+        if (own) data = own.subarray(0, nread);
+        else {
+          // The shared buffer: the next read of any handle overwrites it, so copy out now.
+          data = Buffer.allocUnsafe(nread);
+          readBuffers.shared.copy(data, 0, 0, nread);
+          if ((toBackend ? this.bytesToBackend : this.bytesToClient) >= STREAMING_THRESHOLD_BYTES)
+            next = this.lendBuffer(toBackend);
+        }
+      }
       // A request the kernel completes at once (the usual case) is never handed to libuv, so the
       // same one serves the next write; one that goes asynchronous is replaced.
       const request = spareWrite ?? uv.newWrite();
@@ -236,65 +264,63 @@ export class HandleConnection implements GatewayConnection {
       request.handle = sink;
       if (sink.writeBuffer(request, data) !== 0) {
         this.close();
-        return;
+        return undefined;
       }
       if (!uv.lastWriteWasAsync()) {
         spareWrite = request;
-        return;
+        return next;
       }
       // The kernel took part of it; the rest is queued: keep the bytes alive, read no more from
       // this side until the write completes.
       request.oncomplete = onWriteComplete;
       request.buffer = data;
-      this.inFlight++;
+      this.writesInFlight++;
       source.readStop();
-      return;
+      return next;
     }
-    if (nread === 0) return;
-    if (nread !== uv.UV_EOF) {
+    if (nread === 0) return undefined;
+    if (nread !== uv.UV_EOF)
       this.close(); // ECONNRESET and the like
-      return;
+    else {
+      this.eof |= toBackend ? CLIENT_EOF : BACKEND_EOF;
+      if (this.eof === BOTH_EOF && this.writesInFlight === 0) this.close();
+      else if (!this.shutdown(sink, false)) this.close();
     }
-    this.eof |= toBackend ? CLIENT_EOF : BACKEND_EOF;
-    if (this.eof === BOTH_EOF && this.inFlight === 0) this.close();
-    else if (!this.shutdown(sink)) this.close();
+    return undefined;
   }
 
-  /** Give `source` a read buffer for its next reads (none when the pool is exhausted). */
-  private lendBuffer(source: TcpHandle, isClient: boolean): void {
+  /** A read buffer of its own for the client (the backend), if the pool has one left. */
+  private lendBuffer(isClient: boolean): Buffer | undefined {
     const buffer = readBuffers.take();
-    if (!buffer) return;
     if (isClient) this.clientBuffer = buffer;
     else this.backendBuffer = buffer;
-    source.useUserBuffer(buffer);
+    return buffer;
   }
 
   /** @internal An asynchronous write to `sink` completed. */
   wrote(sink: TcpHandle, status: UvStatus): void {
-    this.inFlight--;
+    this.writesInFlight--;
     if (this.phase !== PIPING) return;
     if (status !== 0) this.close();
-    else if (this.eof === BOTH_EOF && this.inFlight === 0) this.close();
+    else if (this.eof === BOTH_EOF && this.writesInFlight === 0) this.close();
     else if ((sink === this.client ? (this.backend as TcpHandle) : this.client).readStart() !== 0)
       this.close();
   }
 
-  /** @internal A shutdown of one side completed. */
-  shutDown(status: UvStatus): void {
-    this.inFlight--;
+  /** @internal The client's FIN went out after every connect attempt failed. */
+  refused(): void {
     if (this.phase === REFUSING) this.close();
-    else if (this.phase !== PIPING) return;
-    else if (status !== 0 || (this.eof === BOTH_EOF && this.inFlight === 0)) this.close();
   }
 
-  /** Send a FIN on `handle` after its queued writes; false when it cannot be queued. */
-  private shutdown(handle: TcpHandle): boolean {
+  /**
+   * Send a FIN on `handle` after its queued writes; false when it cannot be queued. With
+   * `notify`, `refused()` runs once it has gone out (without, Node makes no callback for it).
+   */
+  private shutdown(handle: TcpHandle, notify: boolean): boolean {
     const request: ShutdownRequest = this.uv.newShutdown();
     request.handle = handle;
-    request.oncomplete = onShutdownComplete;
-    if (handle.shutdown(request) !== 0) return false;
-    this.inFlight++;
-    return true;
+    if (notify) request.oncomplete = onRefusedShutdown;
+    return handle.shutdown(request) === 0;
   }
 
   /** Close both handles (pending writes are cancelled) and report the connection closed. */
@@ -314,8 +340,11 @@ export class HandleConnection implements GatewayConnection {
   }
 }
 
-function onHandleRead(this: Owned<TcpHandle>, arrayBuffer: ArrayBuffer | undefined): void {
-  this[OWNER]?.read(this, arrayBuffer);
+function onHandleRead(
+  this: Owned<TcpHandle>,
+  arrayBuffer: ArrayBuffer | undefined,
+): Buffer | undefined {
+  return this[OWNER]?.read(this, arrayBuffer);
 }
 
 function onWriteComplete(this: WriteRequest, status: UvStatus): void {
@@ -323,8 +352,8 @@ function onWriteComplete(this: WriteRequest, status: UvStatus): void {
   (this.handle as Owned<TcpHandle>)[OWNER]?.wrote(this.handle, status);
 }
 
-function onShutdownComplete(this: ShutdownRequest, status: UvStatus): void {
-  (this.handle as Owned<TcpHandle>)[OWNER]?.shutDown(status);
+function onRefusedShutdown(this: ShutdownRequest): void {
+  (this.handle as Owned<TcpHandle>)[OWNER]?.refused();
 }
 
 function onConnectComplete(this: Owned<ConnectRequest>, status: UvStatus): void {

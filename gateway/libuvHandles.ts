@@ -21,8 +21,13 @@ export type UvStatus = number;
 
 /** A libuv TCP handle (`TCPWrap`). */
 export interface TcpHandle {
-  /** Called with `this` = the handle; the byte count or error is in `streamBaseState`. */
-  onread: ((this: TcpHandle, arrayBuffer: ArrayBuffer | undefined) => void) | undefined;
+  /**
+   * Called with `this` = the handle; the byte count or error is in `streamBaseState`. With a
+   * user buffer there is no ArrayBuffer, and a Buffer returned becomes the next reads' buffer.
+   */
+  onread:
+    | ((this: TcpHandle, arrayBuffer: ArrayBuffer | undefined) => Uint8Array | undefined)
+    | undefined;
   readStart(): UvStatus;
   readStop(): UvStatus;
   writeBuffer(req: WriteRequest, data: Uint8Array): UvStatus;
@@ -33,7 +38,7 @@ export interface TcpHandle {
   getpeername(out: { address?: string; port?: number; family?: string }): UvStatus;
   /**
    * Read into `buffer` from now on (always at offset 0, `onread` gets no ArrayBuffer) instead of
-   * a new allocation per read. For the handle's lifetime; checked by `userBuffers`.
+   * a new allocation per read, until `onread` returns another buffer. Checked by `userBuffers`.
    */
   useUserBuffer(buffer: Uint8Array): void;
   close(callback?: () => void): void;
@@ -48,10 +53,10 @@ export interface WriteRequest {
   buffer: Uint8Array | null;
 }
 
-/** A shutdown (FIN after the queued writes) request. */
+/** A shutdown (FIN after the queued writes) request; Node calls `oncomplete` only if it is set. */
 export interface ShutdownRequest {
   handle: TcpHandle;
-  oncomplete: (this: ShutdownRequest, status: UvStatus) => void;
+  oncomplete?: (this: ShutdownRequest, status: UvStatus) => void;
 }
 
 /** A connect request. */
@@ -164,21 +169,32 @@ export const handlesUnavailableReason: string | undefined =
 /** A listening server's handle as `net` sets it up (`server._handle`). */
 interface ListeningHandle {
   onconnection: (this: unknown, status: UvStatus, client: TcpHandle | undefined) => void;
+  setNoDelay?: (enable: boolean) => UvStatus;
+}
+
+/** How a server's connections arrive once `acceptAsHandles` took them over. */
+export interface HandleAccepts {
+  /**
+   * TCP_NODELAY was set on the listening socket, which accepted sockets inherit (Linux, BSD):
+   * one setsockopt per server instead of one per connection.
+   */
+  noDelayInherited: boolean;
 }
 
 /**
  * Receive a listening `net.Server`'s accepted connections as bare handles: `onAccept` replaces
  * `net`'s own accept callback, so no `net.Socket` is built for them (and `maxConnections`,
  * 'connection' and 'drop' are the caller's to implement). The server still owns binding,
- * `close()` and cluster sharing. Returns false, changing nothing, when the server has no such
- * handle (not listening, or a Node version that sets it up differently).
+ * `close()` and cluster sharing. Returns undefined, changing nothing, when the server has no
+ * such handle (not listening, or a Node version that sets it up differently).
  */
 export function acceptAsHandles(
   server: Server,
   onAccept: (status: UvStatus, client: TcpHandle | undefined) => void,
-): boolean {
+): HandleAccepts | undefined {
   const handle = (server as unknown as { _handle?: Partial<ListeningHandle> | null })._handle;
-  if (!handle || typeof handle.onconnection !== "function") return false;
+  if (!handle || typeof handle.onconnection !== "function") return undefined;
   handle.onconnection = (status, client) => onAccept(status, client);
-  return true;
+  const noDelayInherited = typeof handle.setNoDelay === "function" && handle.setNoDelay(true) === 0;
+  return { noDelayInherited };
 }

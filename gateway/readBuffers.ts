@@ -1,17 +1,18 @@
 /**
- * Read buffers for streaming connections on the `handles` data path.
+ * Read buffers of the `handles` data path.
  *
  * By default every read of a libuv handle allocates a fresh 64 KiB backing store, shrunk to the
- * bytes read and freed by the garbage collector later. For a connection exchanging a line that
- * is two small allocations; for a bulk stream it is an allocation, a resize and a free per 64 KiB,
- * and the freed memory lingers in the allocator (the gateway's RSS doubled after a bulk phase).
- * A handle that has carried `STREAMING_THRESHOLD_BYTES` is given a buffer of its own to read
- * into (`useUserBuffer`): no allocation per read, the bytes written straight from it. At most
- * one chunk per direction is in flight (reading stops while a write is queued), so the buffer is
- * never overwritten while the kernel still needs it.
+ * bytes read and freed by the garbage collector later: for a connection exchanging a line, four
+ * such allocations (two reads and two EOFs); for a bulk stream one per 64 KiB, and the freed
+ * memory lingers in the allocator (the gateway's RSS doubled after a bulk phase).
  *
- * The number lent at once is bounded (a handle keeps its buffer for its lifetime; past the bound
- * streams read as before), and a few returned buffers are kept for the next streams.
+ * Instead every handle reads into one `shared` buffer (`useUserBuffer`) and the bytes are copied
+ * out at once into a right-sized Buffer (small ones come from Node's pool). A handle that has
+ * carried `STREAMING_THRESHOLD_BYTES` is lent a buffer of its own: its chunks are written
+ * straight from it, without the copy. At most one chunk per direction is in flight (reading
+ * stops while a write is queued), so a lent buffer is never overwritten while the kernel still
+ * needs it. The number lent at once is bounded (a handle keeps its buffer until it closes; past
+ * the bound streams keep copying), and a few returned buffers are kept for the next streams.
  */
 
 /** Bytes of one read buffer: libuv's own read size. */
@@ -25,13 +26,17 @@ const MAX_FREE_BUFFERS = 16;
 
 /** A bounded pool of read buffers. */
 export class ReadBufferPool {
+  /** The buffer every handle without one of its own reads into. */
+  readonly shared: Buffer;
   private readonly free: Buffer[] = [];
   private lent = 0;
 
   constructor(
     private readonly maxLent = MAX_LENT_BUFFERS,
     private readonly bufferBytes = READ_BUFFER_BYTES,
-  ) {}
+  ) {
+    this.shared = Buffer.allocUnsafeSlow(bufferBytes);
+  }
 
   /** Buffers currently lent. */
   get lentCount(): number {

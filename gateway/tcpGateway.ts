@@ -121,6 +121,8 @@ class GatewayListener implements ConnectionEvents {
   private refusedSinceLog = 0;
   /** Open connections accepted by this listener (the `handles` path's `maxConnections`). */
   private open = 0;
+  /** Accepted handles have TCP_NODELAY from the listening socket (`acceptAsHandles`). */
+  private noDelayInherited = false;
   /** Decided once: the per-connection debug line must cost nothing when disabled. */
   private readonly debug: boolean;
 
@@ -164,7 +166,9 @@ class GatewayListener implements ConnectionEvents {
           this.server.on("error", (error) =>
             this.logger.error("listener error", { listener: this.name, error }),
           );
-          if (this.uv && !acceptAsHandles(this.server, this.onAccept)) {
+          const accepts = this.uv ? acceptAsHandles(this.server, this.onAccept) : undefined;
+          this.noDelayInherited = accepts?.noDelayInherited ?? false;
+          if (this.uv && !accepts) {
             this.server.close();
             reject(
               new Error("its listening socket has no libuv handle (use the sockets data path)"),
@@ -197,7 +201,13 @@ class GatewayListener implements ConnectionEvents {
     const route = this.table.picker.pick();
     route.counts.connections++;
     route.listenerCounts.active++;
-    const connection = new HandleConnection(this.uv as LibuvHandles, client, route, this);
+    const connection = new HandleConnection(
+      this.uv as LibuvHandles,
+      client,
+      route,
+      this,
+      this.noDelayInherited,
+    );
     this.tracker.add(connection);
     connection.start();
     if (this.debug) {
