@@ -8,7 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
-import { GATEWAY_NODE_FLAGS } from "../gateway/gatewayNodeFlags";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../gateway/gatewayNodeFlags";
 import { startChild, stderrOf, stopChild } from "./children";
 import { ECHO_BIN } from "./loadgen";
 
@@ -227,6 +227,7 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
       "1",
     ],
     cwd: ctx.dir,
+    env: { ...GATEWAY_ENV },
     label: "gateway",
   });
   // JSON logs: kept for diagnosis when asked, else drained so they never block the gateway

@@ -12,8 +12,9 @@ set -eu
 case "${1:-}" in
   gateway)
     shift
-    # Flags: gateway/gatewayNodeFlags.ts (a smaller young generation: idle RSS, p99).
-    exec node --max-semi-space-size=1 /app/dist/gateway/gatewayMain.js "$@"
+    # Flags and environment: gateway/gatewayNodeFlags.ts (memory footprint, p99).
+    export MALLOC_ARENA_MAX=1
+    exec node --max-semi-space-size=1 --optimize-for-size /app/dist/gateway/gatewayMain.js "$@"
     ;;
   echo)
     shift

@@ -21,8 +21,8 @@ export const READ_BUFFER_BYTES = 64 * 1024;
 export const STREAMING_THRESHOLD_BYTES = 256 * 1024;
 /** Buffers lent at once: 256 × 64 KiB = 16 MiB at most. */
 export const MAX_LENT_BUFFERS = 256;
-/** Returned buffers kept for reuse. */
-const MAX_FREE_BUFFERS = 16;
+/** Returned buffers kept for reuse (256 KiB: what an idle gateway keeps after a bulk burst). */
+const MAX_FREE_BUFFERS = 4;
 
 /** A bounded pool of read buffers. */
 export class ReadBufferPool {

@@ -9,7 +9,7 @@ import {
   GATEWAY_ROUTES_FILE,
 } from "../../components/constants";
 import { parseGatewayArgs } from "../../gateway/gatewayArgs";
-import { GATEWAY_NODE_FLAGS } from "../../gateway/gatewayNodeFlags";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../../gateway/gatewayNodeFlags";
 import { validateRouteFile } from "../../gateway/routeFile";
 import { isSecretValue, type ProgramRun } from "../../scripts/renderProgram";
 import {
@@ -105,7 +105,10 @@ describe("standalone mode", () => {
     const execLine = `    exec node ${GATEWAY_NODE_FLAGS.join(" ")} /app/dist/gateway/gatewayMain.js "$@"`;
     expect(entrypoint).toMatch(/^ {2}gateway\)\n {4}shift\n/m);
     const gatewayCase = entrypoint.slice(entrypoint.indexOf("  gateway)"));
-    expect(gatewayCase.slice(0, gatewayCase.indexOf(";;")).split("\n")).toContain(execLine);
+    const gatewayLines = gatewayCase.slice(0, gatewayCase.indexOf(";;")).split("\n");
+    expect(gatewayLines).toContain(execLine);
+    for (const [name, value] of Object.entries(GATEWAY_ENV))
+      expect(gatewayLines).toContain(`    export ${name}=${value}`);
     const [program, ...gatewayArgs] = container?.args ?? [];
     expect(program).toBe("gateway");
     expect(parseGatewayArgs(gatewayArgs)).toMatchObject({
