@@ -14,7 +14,7 @@ case "${1:-}" in
     shift
     # Flags and environment: gateway/gatewayNodeFlags.ts (memory footprint, p99).
     export MALLOC_ARENA_MAX=1
-    exec node --max-semi-space-size=1 --optimize-for-size /app/dist/gateway/gatewayMain.js "$@"
+    exec node --max-semi-space-size=1 /app/dist/gateway/gatewayMain.js "$@"
     ;;
   echo)
     shift
