@@ -194,7 +194,7 @@ export function acceptAsHandles(
 ): HandleAccepts | undefined {
   const handle = (server as unknown as { _handle?: Partial<ListeningHandle> | null })._handle;
   if (!handle || typeof handle.onconnection !== "function") return undefined;
-  handle.onconnection = (status, client) => onAccept(status, client);
+  handle.onconnection = onAccept;
   const noDelayInherited = typeof handle.setNoDelay === "function" && handle.setNoDelay(true) === 0;
   return { noDelayInherited };
 }
