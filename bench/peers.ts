@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:f
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../gateway/gatewayNodeFlags";
+import type { DataPath } from "../gateway/tcpGateway";
 import { startChild, stderrOf, stopChild } from "./children";
 import { ECHO_BIN } from "./loadgen";
 
@@ -157,6 +158,8 @@ export interface PeerContext {
   idleConnections: number;
   /** Extra `node` flags for the gateway (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** The gateway's `--data-path`. @default the gateway's own default */
+  dataPath?: DataPath;
   /** Where the gateway's JSON log lines (stdout and stderr) go. @default discarded */
   logFile?: string;
 }
@@ -225,6 +228,7 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
       `${HOST}:${adminPort}`,
       "--drain-seconds",
       "1",
+      ...(ctx.dataPath ? ["--data-path", ctx.dataPath] : []),
     ],
     cwd: ctx.dir,
     env: { ...GATEWAY_ENV },

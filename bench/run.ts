@@ -6,6 +6,7 @@
  *   npm run bench -- --json            one JSON object on stdout (progress on stderr)
  *   options: --rounds N  --peers gateway,haproxy,nginx,direct  --backend c|node
  *            --profile / --no-profile  --no-build  --idle-connections N
+ *            --data-path handles|sockets (the gateway's; default: its own default)
  *
  * Everything listens on 127.0.0.1 only, every phase is bounded in time, and every process the
  * run starts is stopped at the end, on errors and on Ctrl-C. Results: bench/results/*.json.
@@ -15,6 +16,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DATA_PATHS, type DataPath } from "../gateway/tcpGateway";
 import { installCleanup, killAllChildren, onExit } from "./children";
 import { type CpuProfile, inclusiveTimes, type SelfTime, selfTimes } from "./cpuProfile";
 import { checkHalfClose, type HalfCloseResult } from "./halfClose";
@@ -52,6 +54,7 @@ interface Options {
   profile: boolean;
   build: boolean;
   plan: PhasePlan;
+  dataPath: DataPath | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -67,6 +70,7 @@ function parseOptions(argv: string[]): Options {
       "no-profile": { type: "boolean", default: false },
       "no-build": { type: "boolean", default: false },
       "idle-connections": { type: "string" },
+      "data-path": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -83,6 +87,9 @@ function parseOptions(argv: string[]): Options {
       throw new Error(`--peers: unknown peer "${peer}" (allowed: ${ALL_PEERS.join(", ")})`);
   if (values.backend !== "c" && values.backend !== "node")
     throw new Error('--backend must be "c" (bench/echo.c) or "node" (dist/gateway/echoMain.js)');
+  const dataPath = values["data-path"];
+  if (dataPath !== undefined && !DATA_PATHS.includes(dataPath as DataPath))
+    throw new Error(`--data-path must be one of ${DATA_PATHS.join(", ")}`);
   const plan = { ...(quick ? QUICK_PLAN : FULL_PLAN) };
   if (values["idle-connections"] !== undefined) {
     plan.idleConnections = Number(values["idle-connections"]);
@@ -98,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     profile: values["no-profile"] ? false : (values.profile ?? !quick),
     build: !values["no-build"],
     plan,
+    dataPath: dataPath as DataPath | undefined,
   };
 }
 
@@ -166,6 +174,7 @@ async function profileGateway(
   backends: Backends,
   plan: PhasePlan,
   dir: string,
+  dataPath: DataPath | undefined,
 ): Promise<ProfileResult> {
   const profileDir = join(RESULTS_DIR, "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
   mkdirSync(profileDir, { recursive: true });
@@ -175,6 +184,7 @@ async function profileGateway(
     repoRoot: REPO_ROOT,
     idleConnections: plan.idleConnections,
     nodeFlags: ["--cpu-prof", "--cpu-prof-dir", profileDir],
+    dataPath,
   });
   try {
     const targets = gateway.targets;
@@ -240,6 +250,7 @@ async function main(): Promise<boolean> {
           repoRoot: REPO_ROOT,
           idleConnections: options.plan.idleConnections,
           logFile: join(LOG_DIR, `${name}-round-${round + 1}.log`),
+          dataPath: options.dataPath,
         });
         try {
           if (!halfClose[name]) halfClose[name] = await checkHalfClose(peer.targets[0] as string);
@@ -259,7 +270,12 @@ async function main(): Promise<boolean> {
     }
     if (options.profile && peers.includes("gateway")) {
       log("profiling the gateway (--cpu-prof) under the same load");
-      profile = await profileGateway(backends, options.plan, mkdtempSync(join(workDir, "prof-")));
+      profile = await profileGateway(
+        backends,
+        options.plan,
+        mkdtempSync(join(workDir, "prof-")),
+        options.dataPath,
+      );
     }
   } finally {
     await backends.stop();
@@ -301,6 +317,7 @@ async function main(): Promise<boolean> {
       rounds: options.rounds,
       peers,
       backend: options.backend,
+      gatewayDataPath: options.dataPath ?? "default",
       plan: options.plan,
     },
     halfClose,
@@ -325,6 +342,7 @@ async function main(): Promise<boolean> {
   );
   out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
   out(`peers: ${info.haproxy ?? "-"}; ${info.nginx ?? "-"}; backends: ${options.backend} echo`);
+  out(`gateway data path: ${options.dataPath ?? "default (handles where this Node has them)"}`);
   out("values: median (min–max) over rounds; ratios: median (min–max) of per-round ratios");
   out();
   out(summaryTable(summary, peers));

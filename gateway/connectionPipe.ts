@@ -22,12 +22,10 @@
  */
 import { connect, type Socket } from "node:net";
 import type { Endpoint } from "./endpointPool";
-import type { ConnectionEvents, GatewayConnection } from "./gatewayConnection";
+import { CONNECTING, type ConnectionEvents, PIPING, SweptConnection } from "./gatewayConnection";
 import type { RouteRuntime } from "./routeTable";
 
-/** Connection phases (plain numbers: cheaper than strings, no enum emit). */
-const CONNECTING = 0;
-const PIPING = 1;
+/** After CONNECTING and PIPING (gatewayConnection.ts). */
 const CLOSED = 2;
 
 /** Bits of `eof`: which side's FIN has been received (and forwarded). */
@@ -35,25 +33,21 @@ const CLIENT_EOF = 1;
 const BACKEND_EOF = 2;
 
 /** A client socket and its backend socket. */
-export class ProxiedConnection implements GatewayConnection {
+export class ProxiedConnection extends SweptConnection {
   readonly client: Socket;
   readonly route: RouteRuntime;
   private readonly events: ConnectionEvents;
   backend: Socket | undefined;
   endpoint: Endpoint | undefined;
   attempts = 0;
-  private phase: number = CONNECTING;
   /** Sockets not yet closed (client, plus the current backend once it exists). */
   private openSockets = 1;
   private eof = 0;
-  /** Set on every chunk read from either side; cleared by the timeout sweep. */
-  private active = false;
-  /** Start of the current connect attempt, then the last time the sweep saw activity (ms). */
-  private since = 0;
   private clientDrainHooked = false;
   private backendDrainHooked = false;
 
   constructor(client: Socket, route: RouteRuntime, events: ConnectionEvents) {
+    super();
     this.client = client;
     this.route = route;
     this.events = events;
@@ -70,17 +64,8 @@ export class ProxiedConnection implements GatewayConnection {
     this.backend?.destroy();
   }
 
-  checkTimeouts(now: number): void {
-    if (this.phase === PIPING) {
-      if (this.active) {
-        this.active = false;
-        this.since = now;
-      } else if (now - this.since >= this.route.idleTimeoutMs) {
-        this.route.listenerCounts.idleTimeouts++;
-        this.destroy();
-      }
-    } else if (this.phase === CONNECTING && now - this.since >= this.route.connectTimeoutMs)
-      this.socketFailed(this.backend as Socket, undefined);
+  protected connectTimedOut(): void {
+    this.socketFailed(this.backend as Socket, undefined);
   }
 
   private connectNext(): void {

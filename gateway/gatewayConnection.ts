@@ -30,3 +30,40 @@ export interface ConnectionEvents {
   /** Both sides are closed. */
   onClosed(connection: GatewayConnection): void;
 }
+
+/** Connection phases shared by both data paths (plain numbers: cheaper than strings). */
+export const CONNECTING = 0;
+export const PIPING = 1;
+
+/**
+ * The timeout bookkeeping both data paths share: no timer per connection, a flag set on every
+ * chunk read and a timestamp, looked at by the gateway's sweep.
+ */
+export abstract class SweptConnection implements GatewayConnection {
+  abstract readonly route: RouteRuntime;
+  abstract readonly attempts: number;
+  /** `CONNECTING`, `PIPING`, or a phase of the data path's own (closing, closed). */
+  protected phase: number = CONNECTING;
+  /** Set on every chunk read from either side; cleared by the timeout sweep. */
+  protected active = false;
+  /** Start of the current connect attempt, then the last time the sweep saw activity (ms). */
+  protected since = 0;
+
+  abstract destroy(): void;
+
+  checkTimeouts(now: number): void {
+    if (this.phase === PIPING) {
+      if (this.active) {
+        this.active = false;
+        this.since = now;
+      } else if (now - this.since >= this.route.idleTimeoutMs) {
+        this.route.listenerCounts.idleTimeouts++;
+        this.destroy();
+      }
+    } else if (this.phase === CONNECTING && now - this.since >= this.route.connectTimeoutMs)
+      this.connectTimedOut();
+  }
+
+  /** The connect attempt in progress took longer than `connectTimeoutMs`. */
+  protected abstract connectTimedOut(): void;
+}

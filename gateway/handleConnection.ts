@@ -23,7 +23,7 @@
 import { lookup } from "node:dns";
 import { getSystemErrorName } from "node:util";
 import type { Endpoint } from "./endpointPool";
-import type { ConnectionEvents, GatewayConnection } from "./gatewayConnection";
+import { CONNECTING, type ConnectionEvents, PIPING, SweptConnection } from "./gatewayConnection";
 import type {
   ConnectRequest,
   LibuvHandles,
@@ -38,10 +38,10 @@ import type { RouteRuntime } from "./routeTable";
 const OWNER = Symbol("tcp-shift.connection");
 type Owned<T> = T & { [OWNER]?: HandleConnection };
 
-/** Connection phases (plain numbers: cheaper than strings, no enum emit). */
-const CONNECTING = 0;
-const PIPING = 1;
-/** Every connect attempt failed: the client gets a FIN, what it sends is dropped. */
+/**
+ * Phases after CONNECTING and PIPING (gatewayConnection.ts). REFUSING: every connect attempt
+ * failed; the client gets a FIN and what it sends is dropped.
+ */
 const REFUSING = 2;
 const CLOSED = 3;
 
@@ -71,7 +71,7 @@ let spareWrite: WriteRequest | undefined;
 const readBuffers = new ReadBufferPool();
 
 /** A client handle and its backend handle. */
-export class HandleConnection implements GatewayConnection {
+export class HandleConnection extends SweptConnection {
   readonly route: RouteRuntime;
   attempts = 0;
   private readonly uv: LibuvHandles;
@@ -81,14 +81,9 @@ export class HandleConnection implements GatewayConnection {
   private endpoint: Endpoint | undefined;
   /** The connect in progress; a completion for any other request is stale (timed out). */
   private connecting: ConnectRequest | undefined;
-  private phase = CONNECTING;
   private eof = 0;
   /** Asynchronous writes not completed yet (at most one per direction). */
   private writesInFlight = 0;
-  /** Set on every chunk read from either side; cleared by the timeout sweep. */
-  private active = false;
-  /** Start of the current connect attempt, then the last time the sweep saw activity (ms). */
-  private since = 0;
   private bytesToBackend = 0;
   private bytesToClient = 0;
   /** The read buffer of the client (of the backend) once it streams; see readBuffers.ts. */
@@ -106,6 +101,7 @@ export class HandleConnection implements GatewayConnection {
     events: ConnectionEvents,
     noDelayInherited: boolean,
   ) {
+    super();
     this.uv = uv;
     this.client = client;
     this.route = route;
@@ -125,17 +121,8 @@ export class HandleConnection implements GatewayConnection {
     this.close();
   }
 
-  checkTimeouts(now: number): void {
-    if (this.phase === PIPING) {
-      if (this.active) {
-        this.active = false;
-        this.since = now;
-      } else if (now - this.since >= this.route.idleTimeoutMs) {
-        this.route.listenerCounts.idleTimeouts++;
-        this.close();
-      }
-    } else if (this.phase === CONNECTING && now - this.since >= this.route.connectTimeoutMs)
-      this.connectFailed(new Error(`connect timeout after ${this.route.connectTimeoutMs} ms`));
+  protected connectTimedOut(): void {
+    this.connectFailed(new Error(`connect timeout after ${this.route.connectTimeoutMs} ms`));
   }
 
   private connectNext(): void {
