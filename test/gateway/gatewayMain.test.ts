@@ -178,6 +178,25 @@ describe("gatewayMain process", () => {
     }
   });
 
+  it("--data-path picks how bytes are carried: handles by default, sockets on request", async () => {
+    for (const [flags, dataPath] of [
+      [[], "handles"],
+      [["--data-path", "sockets"], "sockets"],
+    ] as const) {
+      const { program } = startGateway(`path-${dataPath}`, [...flags]);
+      try {
+        const listening = await program.waitForLog((line) => line.msg === "listening");
+        expect(listening.dataPath).toBe(dataPath);
+        const port = portOfAddress(listening.address);
+        expect((await exchange(port, "p\n")).toString()).toBe("one p\n");
+        program.child.kill("SIGTERM");
+        expect(await program.exited).toBe(0);
+      } finally {
+        program.child.kill("SIGKILL");
+      }
+    }
+  });
+
   it("destroys connections still open when the drain period ends, then exits 0", async () => {
     const { program, portOf } = startGateway("drain", ["--drain-seconds", "0.2"]);
     try {
