@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { type AddressInfo, createServer, type Server } from "node:net";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { handlesUnavailableReason } from "../../gateway/libuvHandles";
 import { type RouteFile, validateRouteFile } from "../../gateway/routeFile";
@@ -192,6 +192,43 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       expect(error).toBeUndefined();
       expect(data.length).toBe(payload.length);
       expect(data.equals(payload)).toBe(true);
+      await expect.poll(() => gateway.activeConnections).toBe(0);
+      backend.close();
+    });
+
+    it("a reset on either side closes the other side too", async () => {
+      // The backend remembers its sockets and when each one closed.
+      const accepted: Socket[] = [];
+      const backend = createServer({ allowHalfOpen: true }, (socket) => {
+        socket.on("error", () => {});
+        accepted.push(socket);
+        socket.pipe(socket);
+      });
+      backend.listen(0, HOST);
+      await once(backend, "listening");
+      const port = (backend.address() as AddressInfo).port;
+      const gateway = await startGateway(
+        dataPath,
+        singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
+      );
+
+      // The client resets: the gateway closes its backend connection.
+      const client = await connectTo(portOf(gateway));
+      client.write("x\n");
+      expect((await readBytes(client, 2)).toString()).toBe("x\n");
+      const first = accepted[0] as Socket;
+      const backendClosed = once(first, "close");
+      client.resetAndDestroy();
+      await backendClosed;
+      await expect.poll(() => gateway.activeConnections).toBe(0);
+
+      // The backend resets: the gateway closes the client.
+      const other = await connectTo(portOf(gateway), false);
+      other.write("y\n");
+      expect((await readBytes(other, 2)).toString()).toBe("y\n");
+      const ended = collect(other);
+      (accepted[1] as Socket).resetAndDestroy();
+      await ended;
       await expect.poll(() => gateway.activeConnections).toBe(0);
       backend.close();
     });
