@@ -67,7 +67,7 @@ export function uvError(status: UvStatus, syscall: string, address: string, port
 
 /** A write request not handed to libuv (its last write completed synchronously). */
 let spareWrite: WriteRequest | undefined;
-/** Read buffers of streaming handles, shared by every connection. */
+/** The shared read buffer and the buffers lent to streaming handles (readBuffers.ts). */
 const readBuffers = new ReadBufferPool();
 
 /** A client handle and its backend handle. */
