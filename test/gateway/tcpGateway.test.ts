@@ -58,6 +58,22 @@ async function startGateway(dataPath: DataPath, routes: RouteFile) {
   return gateway;
 }
 
+/** A backend server handling sockets with `onSocket`, and a gateway whose one route is it. */
+async function gatewayToBackend(
+  dataPath: DataPath,
+  onSocket: (socket: Socket) => void,
+): Promise<{ backend: Server; gateway: TcpGateway }> {
+  const backend = createServer({ allowHalfOpen: true }, onSocket);
+  backend.listen(0, HOST);
+  await once(backend, "listening");
+  const port = (backend.address() as AddressInfo).port;
+  const gateway = await startGateway(
+    dataPath,
+    singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
+  );
+  return { backend, gateway };
+}
+
 function portOf(gateway: TcpGateway, listener = "app"): number {
   const address = gateway.address(listener);
   if (!address) throw new Error(`listener ${listener} is not bound`);
@@ -104,7 +120,7 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       const backendDone = new Promise<void>((resolve) => {
         backendEnded = resolve;
       });
-      const backend: Server = createServer({ allowHalfOpen: true }, (socket) => {
+      const { backend, gateway } = await gatewayToBackend(dataPath, (socket) => {
         socket.on("data", (chunk: Buffer) => received.push(chunk));
         socket.on("end", () => {
           socket.destroy();
@@ -112,13 +128,6 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
         });
         socket.end("bye\n");
       });
-      backend.listen(0, HOST);
-      await once(backend, "listening");
-      const port = (backend.address() as { port: number }).port;
-      const gateway = await startGateway(
-        dataPath,
-        singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
-      );
       const socket = await connectTo(portOf(gateway));
       socket.resume();
       const chunks: Buffer[] = [];
@@ -170,18 +179,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       // The backend sends 8 MiB and its FIN at once; the client has already sent its FIN and
       // does not read for a while, so the gateway holds queued bytes while both FINs are in.
       const payload = randomBytes(8 * 1024 * 1024);
-      const backend = createServer({ allowHalfOpen: true }, (socket) => {
+      const { backend, gateway } = await gatewayToBackend(dataPath, (socket) => {
         socket.on("error", () => socket.destroy());
         socket.resume();
         socket.end(payload);
       });
-      backend.listen(0, HOST);
-      await once(backend, "listening");
-      const port = (backend.address() as AddressInfo).port;
-      const gateway = await startGateway(
-        dataPath,
-        singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
-      );
       const socket = await connectTo(portOf(gateway));
       socket.pause();
       socket.end();
@@ -199,18 +201,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     it("a reset on either side closes the other side too", async () => {
       // The backend remembers its sockets and when each one closed.
       const accepted: Socket[] = [];
-      const backend = createServer({ allowHalfOpen: true }, (socket) => {
+      const { backend, gateway } = await gatewayToBackend(dataPath, (socket) => {
         socket.on("error", () => {});
         accepted.push(socket);
         socket.pipe(socket);
       });
-      backend.listen(0, HOST);
-      await once(backend, "listening");
-      const port = (backend.address() as AddressInfo).port;
-      const gateway = await startGateway(
-        dataPath,
-        singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
-      );
 
       // The client resets: the gateway closes its backend connection.
       const client = await connectTo(portOf(gateway));
