@@ -8,8 +8,8 @@ import type { ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
+import type { DataPath } from "../gateway/gatewayConnection";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../gateway/gatewayNodeFlags";
-import type { DataPath } from "../gateway/tcpGateway";
 import { startChild, stderrOf, stopChild } from "./children";
 import { ECHO_BIN } from "./loadgen";
 

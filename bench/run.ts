@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DATA_PATHS, type DataPath } from "../gateway/tcpGateway";
+import { DATA_PATHS, type DataPath, isDataPath } from "../gateway/gatewayConnection";
 import { installCleanup, killAllChildren, onExit } from "./children";
 import { type CpuProfile, inclusiveTimes, type SelfTime, selfTimes } from "./cpuProfile";
 import { checkHalfClose, type HalfCloseResult } from "./halfClose";
@@ -88,7 +88,7 @@ function parseOptions(argv: string[]): Options {
   if (values.backend !== "c" && values.backend !== "node")
     throw new Error('--backend must be "c" (bench/echo.c) or "node" (dist/gateway/echoMain.js)');
   const dataPath = values["data-path"];
-  if (dataPath !== undefined && !DATA_PATHS.includes(dataPath as DataPath))
+  if (dataPath !== undefined && !isDataPath(dataPath))
     throw new Error(`--data-path must be one of ${DATA_PATHS.join(", ")}`);
   const plan = { ...(quick ? QUICK_PLAN : FULL_PLAN) };
   if (values["idle-connections"] !== undefined) {
@@ -105,7 +105,7 @@ function parseOptions(argv: string[]): Options {
     profile: values["no-profile"] ? false : (values.profile ?? !quick),
     build: !values["no-build"],
     plan,
-    dataPath: dataPath as DataPath | undefined,
+    dataPath,
   };
 }
 

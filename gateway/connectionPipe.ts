@@ -1,7 +1,8 @@
 /**
  * One proxied connection on `net.Socket`s: the gateway's fallback data path, used where Node's
- * libuv handles are not available (libuvHandles.ts) or with `dataPath: "sockets"`. Connect to an endpoint of the chosen route (bounded attempts within
- * that route, never another route), then forward bytes both ways.
+ * libuv handles are not available (libuvHandles.ts) or with `dataPath: "sockets"`. Connect to
+ * an endpoint of the chosen route (bounded attempts within that route, never another route),
+ * then forward bytes both ways.
  *
  * Why 'data' handlers and not `socket.pipe()` / `stream.pipeline()`: pipeline costs ~1.6x the
  * CPU of pipe per connection, and pipe's machinery (onfinish/unpipe/cleanup listeners, pause

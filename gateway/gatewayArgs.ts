@@ -2,9 +2,9 @@
 import { parseArgs } from "node:util";
 import { UserError } from "../components/userError";
 import { DEFAULT_ADMIN_ADDRESS } from "./adminServer";
+import { DATA_PATHS, type DataPath, isDataPath } from "./gatewayConnection";
 import { parseHostPort } from "./hostPort";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "./jsonLogger";
-import { DATA_PATHS, type DataPath } from "./tcpGateway";
 
 /** Printed on a usage error and for --help. */
 export const GATEWAY_USAGE = `usage: gatewayMain --config FILE [--admin HOST:PORT] [--drain-seconds N] [--log-level LEVEL] [--workers N]
@@ -73,7 +73,7 @@ export function parseGatewayArgs(argv: string[], env: NodeJS.ProcessEnv = {}): G
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
     throw new UserError("E_USAGE", `--workers must be an integer from 1 to ${MAX_WORKERS}`);
   const dataPath = values["data-path"];
-  if (dataPath !== undefined && !DATA_PATHS.includes(dataPath as DataPath))
+  if (dataPath !== undefined && !isDataPath(dataPath))
     throw new UserError("E_USAGE", `--data-path must be one of ${DATA_PATHS.join("|")}`);
-  return { config, admin, drainSeconds, logLevel, workers, dataPath: dataPath as DataPath };
+  return { config, admin, drainSeconds, logLevel, workers, dataPath };
 }

@@ -5,6 +5,22 @@
 import type { Endpoint } from "./endpointPool";
 import type { RouteRuntime } from "./routeTable";
 
+/**
+ * How bytes are carried: `handles`, Node's libuv TCP handles directly (handleConnection.ts, half
+ * the CPU per connection), or `sockets`, `net.Socket`s (connectionPipe.ts, public API only).
+ * Both behave the same; `handles` needs a Node version whose bindings pass the checks in
+ * libuvHandles.ts.
+ */
+export type DataPath = "handles" | "sockets";
+
+/** The data paths, for usage messages. */
+export const DATA_PATHS: readonly DataPath[] = ["handles", "sockets"];
+
+/** Whether `value` names a data path (for command-line flags). */
+export function isDataPath(value: unknown): value is DataPath {
+  return DATA_PATHS.includes(value as DataPath);
+}
+
 /** A client connection and its backend connection. */
 export interface GatewayConnection {
   /** The route picked for this connection when it was accepted; never changes. */

@@ -7,11 +7,12 @@
  * - backpressure: a write the kernel could not take at once stops reading its source until the
  *   write completes, so at most one chunk per direction waits in memory;
  * - half-close: a side's FIN is forwarded with shutdown(2) after the queued bytes; once both
- *   FINs are in and no write is queued, both handles close. That is graceful: a side's FIN is
- *   read only after its last chunk was written (reading stops while a write waits), so nothing
- *   is left to send, nothing unread remains, and close(2) sends the last FIN; a pending
- *   shutdown is then superseded by the close. So no completion of a shutdown is awaited (no
- *   callback per connection for it), except when a client is turned away (below);
+ *   FINs are in, both handles close. That is graceful: a side's FIN is read only after its
+ *   last chunk was written (reading stops while a write waits), so when the second FIN arrives
+ *   no write is queued either way, nothing unread remains, and close(2) sends the last FIN; a
+ *   pending shutdown is superseded by the close. So no completion of a write or shutdown is
+ *   awaited for the close (no callback per connection for it), except when a client is turned
+ *   away (below);
  * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once;
  * - reads go to a buffer shared by every handle (copied out at once: a line costs a small
  *   copy, not a 64 KiB allocation, resize and free per read); a handle that streams gets a
@@ -21,16 +22,16 @@
  * handle or request), so a connection allocates no closures.
  */
 import { lookup } from "node:dns";
-import { getSystemErrorName } from "node:util";
 import type { Endpoint } from "./endpointPool";
 import { CONNECTING, type ConnectionEvents, PIPING, SweptConnection } from "./gatewayConnection";
-import type {
-  ConnectRequest,
-  LibuvHandles,
-  ShutdownRequest,
-  TcpHandle,
-  UvStatus,
-  WriteRequest,
+import {
+  type ConnectRequest,
+  type LibuvHandles,
+  type ShutdownRequest,
+  type TcpHandle,
+  type UvStatus,
+  uvError,
+  type WriteRequest,
 } from "./libuvHandles";
 import { ReadBufferPool, STREAMING_THRESHOLD_BYTES } from "./readBuffers";
 import type { RouteRuntime } from "./routeTable";
@@ -50,21 +51,6 @@ const CLIENT_EOF = 1;
 const BACKEND_EOF = 2;
 const BOTH_EOF = CLIENT_EOF | BACKEND_EOF;
 
-/** An Error like the one `net` reports for a failed syscall: `connect ECONNREFUSED 10.0.0.1:9000`. */
-export function uvError(status: UvStatus, syscall: string, address: string, port: number): Error {
-  let code: string;
-  try {
-    code = getSystemErrorName(status);
-  } catch {
-    code = `E${-status}`;
-  }
-  return Object.assign(new Error(`${syscall} ${code} ${address}:${port}`), {
-    code,
-    errno: status,
-    syscall,
-  });
-}
-
 /** A write request not handed to libuv (its last write completed synchronously). */
 let spareWrite: WriteRequest | undefined;
 /** The shared read buffer and the buffers lent to streaming handles (readBuffers.ts). */
@@ -82,8 +68,6 @@ export class HandleConnection extends SweptConnection {
   /** The connect in progress; a completion for any other request is stale (timed out). */
   private connecting: ConnectRequest | undefined;
   private eof = 0;
-  /** Asynchronous writes not completed yet (at most one per direction). */
-  private writesInFlight = 0;
   private bytesToBackend = 0;
   private bytesToClient = 0;
   /** The read buffer of the client (of the backend) once it streams; see readBuffers.ts. */
@@ -108,7 +92,7 @@ export class HandleConnection extends SweptConnection {
     this.events = events;
     (client as Owned<TcpHandle>)[OWNER] = this;
     if (!noDelayInherited) client.setNoDelay(true);
-    if (uv.userBuffers) client.useUserBuffer(readBuffers.shared);
+    client.useUserBuffer(readBuffers.shared);
   }
 
   /** Start the first connect attempt (after the gateway has registered the connection). */
@@ -165,10 +149,11 @@ export class HandleConnection extends SweptConnection {
       return;
     }
     // Reading is armed now, with the connect: libuv then registers the socket for both at once
-    // (two epoll_ctl in all instead of three, one of them failing; measured with strace). Nothing is read before
-    // the connect completes, and `read()` ignores a connection that is not piping.
+    // (two epoll_ctl in all instead of three, one of them failing; measured with strace).
+    // Nothing is read before the connect completes, and `read()` ignores a connection that is
+    // not piping.
     backend.onread = onHandleRead;
-    if (this.uv.userBuffers) backend.useUserBuffer(readBuffers.shared);
+    backend.useUserBuffer(readBuffers.shared);
     backend.readStart();
   }
 
@@ -215,10 +200,10 @@ export class HandleConnection extends SweptConnection {
   }
 
   /**
-   * @internal Bytes (or EOF, or an error) read from `source`. Returns the buffer `source` reads
-   * into from now on, when it changes (Node's user-buffer reads take the callback's result).
+   * @internal Bytes (or EOF, or an error) read from `source` into its read buffer. Returns the
+   * buffer `source` reads into from now on, when it changes (Node takes the callback's result).
    */
-  read(source: TcpHandle, arrayBuffer: ArrayBuffer | undefined): Buffer | undefined {
+  read(source: TcpHandle): Buffer | undefined {
     const uv = this.uv;
     const nread = uv.readBytesOrError();
     if (this.phase !== PIPING) return undefined;
@@ -228,21 +213,16 @@ export class HandleConnection extends SweptConnection {
       this.active = true;
       if (toBackend) this.bytesToBackend += nread;
       else this.bytesToClient += nread;
-      let data: Uint8Array;
+      let data: Buffer;
       let next: Buffer | undefined;
-      if (arrayBuffer !== undefined) {
-        // Read into a buffer Node allocated for this read (no user buffers on this Node).
-        data = new Uint8Array(arrayBuffer, uv.arrayBufferOffset(), nread);
-      } else {
-        const own = toBackend ? this.clientBuffer : this.backendBuffer;
-        if (own) data = own.subarray(0, nread);
-        else {
-          // The shared buffer: the next read of any handle overwrites it, so copy out now.
-          data = Buffer.allocUnsafe(nread);
-          readBuffers.shared.copy(data, 0, 0, nread);
-          if ((toBackend ? this.bytesToBackend : this.bytesToClient) >= STREAMING_THRESHOLD_BYTES)
-            next = this.lendBuffer(toBackend);
-        }
+      const own = toBackend ? this.clientBuffer : this.backendBuffer;
+      if (own) data = own.subarray(0, nread);
+      else {
+        // The shared buffer: the next read of any handle overwrites it, so copy out now.
+        data = Buffer.allocUnsafe(nread);
+        readBuffers.shared.copy(data, 0, 0, nread);
+        if ((toBackend ? this.bytesToBackend : this.bytesToClient) >= STREAMING_THRESHOLD_BYTES)
+          next = this.lendBuffer(toBackend);
       }
       // A request the kernel completes at once (the usual case) is never handed to libuv, so the
       // same one serves the next write; one that goes asynchronous is replaced.
@@ -261,7 +241,6 @@ export class HandleConnection extends SweptConnection {
       // this side until the write completes.
       request.oncomplete = onWriteComplete;
       request.buffer = data;
-      this.writesInFlight++;
       source.readStop();
       return next;
     }
@@ -270,8 +249,7 @@ export class HandleConnection extends SweptConnection {
       this.close(); // ECONNRESET and the like
     else {
       this.eof |= toBackend ? CLIENT_EOF : BACKEND_EOF;
-      if (this.eof === BOTH_EOF && this.writesInFlight === 0) this.close();
-      else if (!this.shutdown(sink, false)) this.close();
+      if (this.eof === BOTH_EOF || !this.shutdown(sink, false)) this.close();
     }
     return undefined;
   }
@@ -284,14 +262,11 @@ export class HandleConnection extends SweptConnection {
     return buffer;
   }
 
-  /** @internal An asynchronous write to `sink` completed. */
+  /** @internal An asynchronous write to `sink` completed: read its source again. */
   wrote(sink: TcpHandle, status: UvStatus): void {
-    this.writesInFlight--;
     if (this.phase !== PIPING) return;
-    if (status !== 0) this.close();
-    else if (this.eof === BOTH_EOF && this.writesInFlight === 0) this.close();
-    else if ((sink === this.client ? (this.backend as TcpHandle) : this.client).readStart() !== 0)
-      this.close();
+    const source = sink === this.client ? (this.backend as TcpHandle) : this.client;
+    if (status !== 0 || source.readStart() !== 0) this.close();
   }
 
   /** @internal The client's FIN went out after every connect attempt failed. */
@@ -327,11 +302,8 @@ export class HandleConnection extends SweptConnection {
   }
 }
 
-function onHandleRead(
-  this: Owned<TcpHandle>,
-  arrayBuffer: ArrayBuffer | undefined,
-): Buffer | undefined {
-  return this[OWNER]?.read(this, arrayBuffer);
+function onHandleRead(this: Owned<TcpHandle>): Buffer | undefined {
+  return this[OWNER]?.read(this);
 }
 
 function onWriteComplete(this: WriteRequest, status: UvStatus): void {

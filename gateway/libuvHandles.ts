@@ -15,6 +15,7 @@
  * the gateway uses its `net.Socket` path (connectionPipe.ts) with the same behaviour.
  */
 import type { Server } from "node:net";
+import { getSystemErrorName } from "node:util";
 
 /** Status codes are negative libuv error numbers; 0 is success. */
 export type UvStatus = number;
@@ -38,7 +39,7 @@ export interface TcpHandle {
   getpeername(out: { address?: string; port?: number; family?: string }): UvStatus;
   /**
    * Read into `buffer` from now on (always at offset 0, `onread` gets no ArrayBuffer) instead of
-   * a new allocation per read, until `onread` returns another buffer. Checked by `userBuffers`.
+   * a new allocation per read, until `onread` returns another buffer.
    */
   useUserBuffer(buffer: Uint8Array): void;
   close(callback?: () => void): void;
@@ -75,12 +76,8 @@ export interface LibuvHandles {
   newConnect(): ConnectRequest;
   /** `streamBaseState[kReadBytesOrError]`: bytes read (> 0), `UV_EOF` or an error (< 0). */
   readBytesOrError(): number;
-  /** `streamBaseState[kArrayBufferOffset]`: where the read bytes start in the ArrayBuffer. */
-  arrayBufferOffset(): number;
   /** `streamBaseState[kLastWriteWasAsync]`: the last write did not complete synchronously. */
   lastWriteWasAsync(): boolean;
-  /** Handles can read into a buffer of the caller's (`useUserBuffer`). */
-  readonly userBuffers: boolean;
   /** libuv's end-of-stream status. */
   readonly UV_EOF: number;
 }
@@ -95,7 +92,6 @@ interface StreamWrapBinding {
   WriteWrap: new () => WriteRequest;
   ShutdownWrap: new () => ShutdownRequest;
   kReadBytesOrError: number;
-  kArrayBufferOffset: number;
   kLastWriteWasAsync: number;
   streamBaseState: Int32Array;
 }
@@ -127,13 +123,24 @@ function load(): LibuvHandles | string {
     typeof stream.ShutdownWrap === "function" ? "" : "stream_wrap.ShutdownWrap",
     stream.streamBaseState instanceof Int32Array ? "" : "stream_wrap.streamBaseState",
     typeof stream.kReadBytesOrError === "number" ? "" : "stream_wrap.kReadBytesOrError",
-    typeof stream.kArrayBufferOffset === "number" ? "" : "stream_wrap.kArrayBufferOffset",
     typeof stream.kLastWriteWasAsync === "number" ? "" : "stream_wrap.kLastWriteWasAsync",
     typeof uv.UV_EOF === "number" ? "" : "uv.UV_EOF",
   ].filter(Boolean);
   if (missing.length > 0) return `Node ${process.version} lacks ${missing.join(", ")}`;
   const prototype = tcp.TCP.prototype as unknown as Record<string, unknown>;
-  const methods = ["readStart", "readStop", "writeBuffer", "shutdown", "connect", "connect6"];
+  // Every method of TcpHandle the gateway calls.
+  const methods = [
+    "readStart",
+    "readStop",
+    "writeBuffer",
+    "shutdown",
+    "connect",
+    "connect6",
+    "setNoDelay",
+    "getpeername",
+    "useUserBuffer",
+    "close",
+  ];
   const absent = methods.filter((name) => typeof prototype[name] !== "function");
   if (absent.length > 0) return `Node ${process.version}: TCP handles lack ${absent.join(", ")}`;
 
@@ -141,7 +148,6 @@ function load(): LibuvHandles | string {
   const SOCKET = tcp.constants.SOCKET;
   const { WriteWrap, ShutdownWrap, streamBaseState: state } = stream;
   const kRead = stream.kReadBytesOrError;
-  const kOffset = stream.kArrayBufferOffset;
   const kAsync = stream.kLastWriteWasAsync;
   return {
     newSocket: () => new TCP(SOCKET),
@@ -149,9 +155,7 @@ function load(): LibuvHandles | string {
     newShutdown: () => new ShutdownWrap(),
     newConnect: () => new TCPConnectWrap(),
     readBytesOrError: () => state[kRead] as number,
-    arrayBufferOffset: () => state[kOffset] as number,
     lastWriteWasAsync: () => state[kAsync] !== 0,
-    userBuffers: typeof prototype.useUserBuffer === "function",
     UV_EOF: uv.UV_EOF,
   };
 }
@@ -165,6 +169,21 @@ export const libuvHandles: LibuvHandles | undefined =
 /** Why `libuvHandles` is undefined; undefined when they are available. */
 export const handlesUnavailableReason: string | undefined =
   typeof loaded === "string" ? loaded : undefined;
+
+/** An Error like `net`'s for a failed syscall: `connect ECONNREFUSED 10.0.0.1:9000`. */
+export function uvError(status: UvStatus, syscall: string, address: string, port: number): Error {
+  let code: string;
+  try {
+    code = getSystemErrorName(status);
+  } catch {
+    code = `E${-status}`;
+  }
+  return Object.assign(new Error(`${syscall} ${code} ${address}:${port}`), {
+    code,
+    errno: status,
+    syscall,
+  });
+}
 
 /** A listening server's handle as `net` sets it up (`server._handle`). */
 interface ListeningHandle {

@@ -12,9 +12,9 @@ import { UserError } from "../components/userError";
 import { ProxiedConnection } from "./connectionPipe";
 import { ConnectionTracker } from "./connectionTracker";
 import type { Endpoint } from "./endpointPool";
-import type { ConnectionEvents, GatewayConnection } from "./gatewayConnection";
+import type { ConnectionEvents, DataPath, GatewayConnection } from "./gatewayConnection";
 import { createGatewayMetrics, type GatewayMetrics } from "./gatewayMetrics";
-import { HandleConnection, uvError } from "./handleConnection";
+import { HandleConnection } from "./handleConnection";
 import { formatAddress, parseHostPort } from "./hostPort";
 import { type Logger, levelEnabled, silentLogger } from "./jsonLogger";
 import {
@@ -24,20 +24,12 @@ import {
   libuvHandles,
   type TcpHandle,
   type UvStatus,
+  uvError,
 } from "./libuvHandles";
 import type { ListenerConfig, RouteFile } from "./routeFile";
-import { buildRouteTable, type RouteTable } from "./routeTable";
+import { buildRouteTable, type RouteRuntime, type RouteTable } from "./routeTable";
 
-/**
- * How bytes are carried: `handles`, Node's libuv TCP handles directly (handleConnection.ts, half
- * the CPU per connection), or `sockets`, `net.Socket`s (connectionPipe.ts, public API only).
- * Both behave the same; `handles` needs a Node version whose bindings pass the checks in
- * libuvHandles.ts.
- */
-export type DataPath = "handles" | "sockets";
-
-/** The data paths, for usage messages. */
-export const DATA_PATHS: readonly DataPath[] = ["handles", "sockets"];
+export { DATA_PATHS, type DataPath, isDataPath } from "./gatewayConnection";
 
 /** Error code of a data path this Node cannot run. */
 export const DATA_PATH_ERROR_CODE = "E_DATA_PATH";
@@ -119,7 +111,7 @@ class GatewayListener implements ConnectionEvents {
   table: RouteTable;
   private lastRefusedLog = 0;
   private refusedSinceLog = 0;
-  /** Open connections accepted by this listener (the `handles` path's `maxConnections`). */
+  /** Open connections accepted by this listener (`maxConnections` on the `handles` path). */
   private open = 0;
   /** Accepted handles have TCP_NODELAY from the listening socket (`acceptAsHandles`). */
   private noDelayInherited = false;
@@ -197,10 +189,7 @@ class GatewayListener implements ConnectionEvents {
       this.onDrop();
       return;
     }
-    this.open++;
-    const route = this.table.picker.pick();
-    route.counts.connections++;
-    route.listenerCounts.active++;
+    const route = this.admit();
     const connection = new HandleConnection(
       this.uv as LibuvHandles,
       client,
@@ -213,28 +202,29 @@ class GatewayListener implements ConnectionEvents {
     if (this.debug) {
       const peer: { address?: string; port?: number } = {};
       client.getpeername(peer);
-      this.logger.debug("connection", {
-        listener: route.listener,
-        route: route.name,
-        client: `${peer.address}:${peer.port}`,
-      });
+      this.logConnection(route, `${peer.address}:${peer.port}`);
     }
   };
 
   /** The `sockets` data path: a connection accepted as a `net.Socket`. */
   private readonly onConnection = (client: Socket): void => {
+    const route = this.admit();
+    this.tracker.add(new ProxiedConnection(client, route, this));
+    if (this.debug) this.logConnection(route, `${client.remoteAddress}:${client.remotePort}`);
+  };
+
+  /** Pick a new connection's route and count the connection (undone by `onClosed`). */
+  private admit(): RouteRuntime {
     const route = this.table.picker.pick();
     route.counts.connections++;
     route.listenerCounts.active++;
-    const connection = new ProxiedConnection(client, route, this);
-    this.tracker.add(connection);
-    if (this.debug)
-      this.logger.debug("connection", {
-        listener: route.listener,
-        route: route.name,
-        client: `${client.remoteAddress}:${client.remotePort}`,
-      });
-  };
+    this.open++;
+    return route;
+  }
+
+  private logConnection(route: RouteRuntime, client: string): void {
+    this.logger.debug("connection", { listener: route.listener, route: route.name, client });
+  }
 
   private readonly onDrop = (): void => {
     this.metrics.refusedConnections.labels(this.name).inc();
@@ -271,7 +261,7 @@ class GatewayListener implements ConnectionEvents {
   }
 
   onClosed(connection: GatewayConnection): void {
-    if (this.uv) this.open--;
+    this.open--;
     connection.route.listenerCounts.active--;
     this.tracker.delete(connection);
   }

@@ -1,12 +1,14 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { uvError } from "../../gateway/handleConnection";
-import { acceptAsHandles, libuvHandles } from "../../gateway/libuvHandles";
+import { acceptAsHandles, libuvHandles, uvError } from "../../gateway/libuvHandles";
 
 describe("libuv handles", () => {
   it("are available on this Node, with user read buffers", () => {
     expect(libuvHandles).toBeDefined();
-    expect(libuvHandles?.userBuffers).toBe(true);
+    // Handles read into a buffer of the gateway's (readBuffers.ts).
+    const handle = libuvHandles?.newSocket();
+    expect(typeof handle?.useUserBuffer).toBe("function");
+    handle?.close();
     expect(libuvHandles?.UV_EOF).toBe(-4095);
   });
 
