@@ -4,17 +4,17 @@
  * Wiring only: validated config in, components per mode, stack outputs out.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AsmIngress } from "./components/asmIngress";
-import { Clb } from "./components/clb";
-import { createClusterProviders } from "./components/clusterProviders";
-import { DEFAULT_PREFIXES } from "./components/constants";
-import { EchoApp } from "./components/echoApp";
-import { GatewayImage } from "./components/gatewayImage";
-import { IstioIngress } from "./components/istioIngress";
-import { MeshRoutes } from "./components/meshRoutes";
-import { loadStackConfig } from "./components/stackConfig";
-import { StandaloneGateway } from "./components/standaloneGateway";
-import { splitWeights } from "./components/weights";
+import { AsmIngress } from "./infra/components/asmIngress";
+import { Clb } from "./infra/components/clb";
+import { createClusterProviders } from "./infra/components/clusterProviders";
+import { EchoApp } from "./infra/components/echoApp";
+import { GatewayImage } from "./infra/components/gatewayImage";
+import { IstioIngress } from "./infra/components/istioIngress";
+import { MeshRoutes } from "./infra/components/meshRoutes";
+import { StandaloneGateway } from "./infra/components/standaloneGateway";
+import { loadStackConfig } from "./infra/config/stackConfig";
+import { DEFAULT_PREFIXES } from "./infra/constants";
+import { splitWeights } from "./infra/manifests/weights";
 
 const stack = loadStackConfig();
 const { config, secrets } = stack;

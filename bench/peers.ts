@@ -8,8 +8,8 @@ import type { ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
-import type { DataPath } from "../gateway/gatewayConnection";
-import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../gateway/gatewayNodeFlags";
+import type { DataPath } from "../dataplane/gateway/gatewayConnection";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../dataplane/gateway/gatewayNodeFlags";
 import { startChild, stderrOf, stopChild } from "./children";
 import { ECHO_BIN } from "./loadgen";
 
@@ -98,7 +98,7 @@ export interface Backends {
 
 /**
  * Start both backends: the C epoll echo (default, bench/echo.c) or the project's Node echo
- * (`node dist/gateway/echoMain.js PORT PREFIX`, per-line logs silenced with LOG_LEVEL=warn).
+ * (`node dist/dataplane/echo/echoMain.js PORT PREFIX`, per-line logs silenced with LOG_LEVEL=warn).
  */
 export async function startBackends(kind: "c" | "node", repoRoot: string): Promise<Backends> {
   const start = async (prefix: "one" | "two") => {
@@ -108,7 +108,7 @@ export async function startBackends(kind: "c" | "node", repoRoot: string): Promi
         ? startChild({ command: ECHO_BIN, args: [String(port), prefix], label: `echo ${prefix}` })
         : startChild({
             command: process.execPath,
-            args: [join(repoRoot, "dist/gateway/echoMain.js"), String(port), prefix],
+            args: [join(repoRoot, "dist/dataplane/echo/echoMain.js"), String(port), prefix],
             env: { LOG_LEVEL: "warn" },
             label: `echo ${prefix}`,
           });
@@ -172,8 +172,8 @@ export function unavailableReason(name: PeerName, repoRoot: string): string | un
     if (!existsSync(NGINX_STREAM_MODULE))
       return `${NGINX_STREAM_MODULE} not found: ${INSTALL_HINT}`;
   }
-  if (name === "gateway" && !existsSync(join(repoRoot, "dist/gateway/gatewayMain.js")))
-    return "dist/gateway/gatewayMain.js not built (npm run build)";
+  if (name === "gateway" && !existsSync(join(repoRoot, "dist/dataplane/gateway/gatewayMain.js")))
+    return "dist/dataplane/gateway/gatewayMain.js not built (npm run build)";
   return undefined;
 }
 
@@ -218,10 +218,10 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
   const child = startChild({
     command: process.execPath,
     args: [
-      // As the image runs it (gateway/docker-entrypoint.sh).
+      // As the image runs it (dataplane/docker-entrypoint.sh).
       ...GATEWAY_NODE_FLAGS,
       ...(ctx.nodeFlags ?? []),
-      join(ctx.repoRoot, "dist/gateway/gatewayMain.js"),
+      join(ctx.repoRoot, "dist/dataplane/gateway/gatewayMain.js"),
       "--config",
       routeFile,
       "--admin",

@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DATA_PATHS, type DataPath, isDataPath } from "../gateway/gatewayConnection";
+import { DATA_PATHS, type DataPath, isDataPath } from "../dataplane/gateway/gatewayConnection";
 import { installCleanup, killAllChildren, onExit } from "./children";
 import { type CpuProfile, inclusiveTimes, type SelfTime, selfTimes } from "./cpuProfile";
 import { checkHalfClose, type HalfCloseResult } from "./halfClose";
@@ -86,7 +86,9 @@ function parseOptions(argv: string[]): Options {
     if (!ALL_PEERS.includes(peer as PeerName))
       throw new Error(`--peers: unknown peer "${peer}" (allowed: ${ALL_PEERS.join(", ")})`);
   if (values.backend !== "c" && values.backend !== "node")
-    throw new Error('--backend must be "c" (bench/echo.c) or "node" (dist/gateway/echoMain.js)');
+    throw new Error(
+      '--backend must be "c" (bench/echo.c) or "node" (dist/dataplane/echo/echoMain.js)',
+    );
   const dataPath = values["data-path"];
   if (dataPath !== undefined && !isDataPath(dataPath))
     throw new Error(`--data-path must be one of ${DATA_PATHS.join(", ")}`);

@@ -1,8 +1,8 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../components/config";
-import { readStackConfig } from "../components/stackFile";
+import { parseConfig } from "../infra/config/config";
+import { readStackConfig } from "../infra/config/stackFile";
 
 const root = join(__dirname, "..");
 const stackFiles = readdirSync(root).filter((file) => /^Pulumi\.[^.]+\.yaml$/.test(file));

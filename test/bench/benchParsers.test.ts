@@ -5,7 +5,7 @@ import { parseLoadgenLine } from "../../bench/loadgen";
 import { gatewayRoutes, haproxyConfig, nginxConfig } from "../../bench/peers";
 import { checkSplit } from "../../bench/phases";
 import { parseReloadsTotal } from "../../bench/reload";
-import { validateRouteFile } from "../../gateway/routeFile";
+import { validateRouteFile } from "../../contract/routeFile";
 
 describe("cpu profile summary", () => {
   it("sums self time per function over profiles using each sample's time delta", () => {

@@ -1,0 +1,132 @@
+/**
+ * The gateway's route file: listeners, each with weighted routes to endpoints. YAML or JSON.
+ * Produced by `infra/manifests/gatewayRoutes.ts` (standalone mode, local mode) or written by hand.
+ *
+ * ```yaml
+ * listeners:
+ *   - name: tcp-echo
+ *     listen: 0.0.0.0:31400
+ *     balance: smooth          # smooth (default) | random
+ *     routes:
+ *       - name: v1
+ *         weight: 80
+ *         endpoints: [tcp-echo-v1.default.svc.cluster.local:9000]
+ *       - name: v2
+ *         weight: 20
+ *         endpoints: [tcp-echo-v2.default.svc.cluster.local:9000]
+ * ```
+ */
+import { z } from "zod";
+import { parseHostPort } from "./hostPort";
+import { UserError } from "./userError";
+
+/** `host:port` or `[ipv6]:port` (see `parseHostPort`); port 0 lets the OS choose (tests, local mode). */
+const hostPort = (what: string, minPort: number) =>
+  z.string({ error: `${what} must be a string host:port` }).refine((value) => {
+    try {
+      return parseHostPort(value, what).port >= minPort;
+    } catch {
+      return false;
+    }
+  }, `${what} must be host:port or [ipv6]:port with a port from ${minPort} to 65535, e.g. 127.0.0.1:9000`);
+
+const NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
+
+export const routeSchema = z.strictObject({
+  /** Route name, used in logs and metrics (`v1`, `v2`). */
+  name: z.string().regex(NAME, "route name must be lowercase letters, digits, '-', '_' or '.'"),
+  /** Relative share of new connections; 0 sends none. */
+  weight: z.number().int("weight must be an integer").min(0, "weight must be >= 0").max(10000),
+  /** Backends of this route, tried round robin; a failed connect tries the next one. */
+  endpoints: z.array(hostPort("endpoint", 1)).min(1, "a route needs at least one endpoint"),
+});
+
+export const listenerSchema = z
+  .strictObject({
+    /** Listener name, used in logs and metrics. */
+    name: z
+      .string()
+      .regex(NAME, "listener name must be lowercase letters, digits, '-', '_' or '.'"),
+    /** Address to accept on, `host:port`. */
+    listen: hostPort("listen", 0),
+    /** `smooth` weighted round robin (exact shares) or `random` (what Envoy does). */
+    balance: z.enum(["smooth", "random"]).default("smooth"),
+    /** Open connections above this are refused (closed at once, counted). */
+    maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Close a connection idle in both directions this long (CLB idles out at 900 s). */
+    idleTimeoutSeconds: z.number().int().min(1).max(86_400).default(900),
+    /** Give up on a backend connect after this long and try the next endpoint. */
+    connectTimeoutMs: z.number().int().min(1).max(60_000).default(3_000),
+    routes: z.array(routeSchema).min(1, "a listener needs at least one route"),
+  })
+  .superRefine((listener, ctx) => {
+    const names = listener.routes.map((route) => route.name);
+    if (new Set(names).size !== names.length)
+      ctx.addIssue({ code: "custom", path: ["routes"], message: "route names must be unique" });
+    if (listener.routes.every((route) => route.weight === 0))
+      ctx.addIssue({ code: "custom", path: ["routes"], message: "total route weight = 0" });
+  });
+
+export const routeFileSchema = z
+  .strictObject({
+    listeners: z.array(listenerSchema).min(1, "at least one listener is required"),
+  })
+  .superRefine((file, ctx) => {
+    const names = file.listeners.map((listener) => listener.name);
+    if (new Set(names).size !== names.length)
+      ctx.addIssue({
+        code: "custom",
+        path: ["listeners"],
+        message: "listener names must be unique",
+      });
+    const addresses = file.listeners
+      .map((listener) => listener.listen)
+      .filter((a) => !a.endsWith(":0"));
+    if (new Set(addresses).size !== addresses.length)
+      ctx.addIssue({
+        code: "custom",
+        path: ["listeners"],
+        message: "listen addresses must be unique",
+      });
+  });
+
+/** A route file as written (defaults optional). */
+export type RouteFileInput = z.input<typeof routeFileSchema>;
+/** A validated route file with defaults filled in. */
+export type RouteFile = z.output<typeof routeFileSchema>;
+export type ListenerConfig = RouteFile["listeners"][number];
+export type RouteConfig = ListenerConfig["routes"][number];
+
+/** Error code of a route file that does not parse or validate. */
+export const ROUTE_FILE_ERROR_CODE = "E_ROUTE_FILE";
+
+function routeFileError(message: string): UserError {
+  return new UserError(ROUTE_FILE_ERROR_CODE, message);
+}
+
+/** Validate an already-parsed document. */
+export function validateRouteFile(document: unknown, source: string): RouteFile {
+  const result = routeFileSchema.safeParse(document);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `  - ${issue.path.length ? issue.path.join(".") : "(file)"}: ${issue.message}`,
+  );
+  throw routeFileError(`Invalid route file ${source}:\n${problems.join("\n")}`);
+}
+
+/**
+ * Parse YAML or JSON text and validate it. A document that starts with `{` is read with
+ * `JSON.parse` (the route files the stack writes); the YAML parser is loaded on first use only,
+ * which keeps it out of the gateway's memory when its routes are JSON.
+ */
+export function parseRouteFile(text: string, source: string): RouteFile {
+  let document: unknown;
+  try {
+    document = text.trimStart().startsWith("{")
+      ? JSON.parse(text)
+      : (require("yaml") as typeof import("yaml")).parse(text);
+  } catch (error) {
+    throw routeFileError(`Cannot parse route file ${source}: ${(error as Error).message}`);
+  }
+  return validateRouteFile(document, source);
+}

@@ -1,0 +1,143 @@
+/**
+ * tcp-gateway entry point.
+ *
+ *   gatewayMain --config routes.yaml [--admin 127.0.0.1:9901] [--drain-seconds 25]
+ *               [--log-level info] [--workers N] [--data-path handles|sockets]
+ *
+ * Reloads the route file when its directory changes (ConfigMap updates) or on SIGHUP. SIGTERM or
+ * SIGINT: stop accepting, report not ready, let open connections finish for `--drain-seconds`,
+ * destroy the rest, exit 0. Exit 2 on a usage error, 1 when the routes or a listener are bad.
+ *
+ * `--workers N` (N > 1): this process becomes a cluster primary (gatewayCluster.ts) serving the
+ * admin port, and N workers each run the gateway below on shared listeners.
+ */
+import cluster from "node:cluster";
+import { readFile } from "node:fs/promises";
+import { AggregatorRegistry, collectDefaultMetrics, Registry } from "prom-client";
+import { formatAddress } from "../../contract/hostPort";
+import { parseRouteFile, type RouteFile } from "../../contract/routeFile";
+import { UserError } from "../../contract/userError";
+import { createLogger, type Logger } from "../shared/jsonLogger";
+import { createAdminServer } from "./adminServer";
+import { GATEWAY_USAGE, type GatewayArgs, parseGatewayArgs } from "./gatewayArgs";
+import { runClusterPrimary, WORKER_READY } from "./gatewayCluster";
+import { watchRouteFile } from "./routeWatcher";
+import { createGateway, type TcpGateway } from "./tcpGateway";
+
+const EXIT_USAGE = 2;
+const EXIT_CONFIG = 1;
+
+async function loadRoutes(path: string): Promise<{ routes: RouteFile; text: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new UserError(
+      "E_ROUTE_FILE",
+      `Cannot read route file ${path}: ${(error as Error).message}`,
+    );
+  }
+  return { routes: parseRouteFile(text, path), text };
+}
+
+function fail(logger: Logger, error: unknown): never {
+  const userError = error instanceof UserError;
+  logger.error((error as Error).message, {
+    code: userError ? error.code : undefined,
+    // A stack only for bugs, never for a user's mistake.
+    stack: userError ? undefined : (error as Error).stack,
+  });
+  process.exit(EXIT_CONFIG);
+}
+
+async function main(): Promise<void> {
+  let args: GatewayArgs;
+  try {
+    args = parseGatewayArgs(process.argv.slice(2), process.env);
+  } catch (error) {
+    const message = (error as Error).message;
+    process.stderr.write(message ? `${message}\n${GATEWAY_USAGE}\n` : `${GATEWAY_USAGE}\n`);
+    process.exit(message ? EXIT_USAGE : 0);
+  }
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  const logger = createLogger({
+    level: args.logLevel,
+    name: "tcp-gateway",
+    fields: worker ? { worker: worker.id } : undefined,
+  });
+  process.on("uncaughtException", (error) => fail(logger, error));
+  if (cluster.isPrimary && args.workers > 1) {
+    // A bad route file fails here, once, before any worker is forked.
+    await loadRoutes(args.config).catch((error) => fail(logger, error));
+    return runClusterPrimary(args, logger);
+  }
+
+  let loaded: { routes: RouteFile; text: string };
+  try {
+    loaded = await loadRoutes(args.config);
+  } catch (error) {
+    fail(logger, error);
+  }
+  const { routes, text: initialText } = loaded;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let gateway: TcpGateway;
+  try {
+    gateway = createGateway({ routes, logger, registry, dataPath: args.dataPath });
+  } catch (error) {
+    fail(logger, error);
+  }
+  // A worker has no admin port: the primary serves it, asking workers for their registries.
+  const admin = worker
+    ? undefined
+    : createAdminServer({ address: args.admin, registry, isReady: () => gateway.ready, logger });
+  if (worker) {
+    new AggregatorRegistry(); // answers the primary's metric requests
+    AggregatorRegistry.setRegistries([registry]);
+  }
+  try {
+    await gateway.listen();
+    if (admin) {
+      const adminAddress = await admin.listen();
+      logger.info("admin listening", { address: formatAddress(adminAddress) });
+    }
+  } catch (error) {
+    fail(logger, error);
+  }
+  process.send?.({ type: WORKER_READY });
+
+  const apply = async (next: RouteFile): Promise<void> => {
+    // A reload that fails to bind records its own failure; nothing more to do here.
+    await gateway.reload(next).catch(() => {});
+  };
+  const watcher = watchRouteFile(
+    args.config,
+    { onRoutes: apply, onError: (error) => gateway.recordReloadFailure(error) },
+    { initialText },
+  );
+  process.on("SIGHUP", () => {
+    logger.info("SIGHUP: reloading routes", { config: args.config });
+    loadRoutes(args.config).then(
+      (next) => apply(next.routes),
+      (error: Error) => gateway.recordReloadFailure(error),
+    );
+  });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal, drainSeconds: args.drainSeconds });
+    watcher.close();
+    // The admin server stays up while draining so /readyz reports 503 to probes.
+    await gateway.close(args.drainSeconds * 1000);
+    await admin?.close();
+    process.exit(0);
+  };
+  // A worker whose primary is gone (killed) drains and exits rather than serving unmanaged.
+  worker?.on("disconnect", () => void stop("primary gone"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+void main();

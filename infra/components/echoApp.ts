@@ -1,0 +1,69 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { VERSIONS } from "../constants";
+import {
+  type EchoConfig,
+  echoDeployment,
+  echoDisruptionBudget,
+  echoService,
+  echoVersionService,
+} from "../manifests/echoManifests";
+
+/** Arguments of {@link EchoApp}. */
+export interface EchoAppArgs {
+  /** Names, images, prefixes, replicas and resources of the two versions. */
+  config: EchoConfig;
+  /** The data-plane cluster. */
+  provider: k8s.Provider;
+  /**
+   * Add a PodDisruptionBudget per version (needs replicas >= 2).
+   * @default false
+   */
+  podDisruptionBudget?: boolean;
+  /**
+   * Add a Service per version (`<app>-v1`, `<app>-v2`): the bundled gateway's endpoints.
+   * @default false
+   */
+  versionServices?: boolean;
+}
+
+/**
+ * The tcp-echo app on the data plane: Deployments `<app>-v1`/`<app>-v2` and Service `<app>`, as
+ * in the ASM tutorial, plus per-version Services and PodDisruptionBudgets when asked.
+ */
+export class EchoApp extends pulumi.ComponentResource {
+  /** Name of the Service over both versions (the VirtualService host). */
+  readonly serviceName: pulumi.Output<string>;
+
+  constructor(name: string, args: EchoAppArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tcp-shift:app:EchoApp", name, {}, opts);
+    const podDisruptionBudget = args.podDisruptionBudget ?? false;
+    const versionServices = args.versionServices ?? false;
+    const childOpts = { parent: this, provider: args.provider };
+
+    for (const version of VERSIONS) {
+      new k8s.apps.v1.Deployment(
+        `${name}-${version}`,
+        echoDeployment(args.config, version),
+        childOpts,
+      );
+      if (versionServices) {
+        new k8s.core.v1.Service(
+          `${name}-${version}-service`,
+          echoVersionService(args.config, version),
+          childOpts,
+        );
+      }
+      if (podDisruptionBudget) {
+        new k8s.policy.v1.PodDisruptionBudget(
+          `${name}-${version}-pdb`,
+          echoDisruptionBudget(args.config, version),
+          childOpts,
+        );
+      }
+    }
+    const service = new k8s.core.v1.Service(`${name}-service`, echoService(args.config), childOpts);
+    this.serviceName = service.metadata.name;
+    this.registerOutputs({ serviceName: this.serviceName });
+  }
+}

@@ -1,0 +1,237 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  ASM_GATEWAY_API_VERSION,
+  CLB_ANNOTATIONS,
+  DATA_PLANE_PROVIDER_NAME,
+  MESH_PROVIDER_NAME,
+} from "../../infra/constants";
+import { isSecretValue, type ProgramRun } from "../../tools/render/renderProgram";
+import {
+  ASM_ACCESS,
+  declaredObjects,
+  findObject,
+  HARDENING_ADDITIONS,
+  resourcesOfType,
+  runWith,
+  tutorialDifferences,
+  tutorialObjects,
+  useProgramMocks,
+  validateObject,
+} from "./programHarness";
+
+useProgramMocks();
+
+/** The tutorial sets the Service type in a form; the program makes it explicit. */
+const SERVICE_ADDITIONS = ["metadata.namespace", "spec.type"] as const;
+
+describe("asm mode, weightV2 0 (the tutorial's first state)", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runWith({ ...ASM_ACCESS, istioApiVersion: "networking.istio.io/v1alpha3" });
+  });
+
+  it("declares exactly the tutorial's objects plus the ASM ingress gateway", () => {
+    const names = declaredObjects(run)
+      .map((d) => `${d.object.kind}/${d.object.metadata.name}`)
+      .sort();
+    expect(names).toEqual([
+      "Deployment/tcp-echo-v1",
+      "Deployment/tcp-echo-v2",
+      "DestinationRule/tcp-echo-destination",
+      "Gateway/tcp-echo-gateway",
+      "IstioGateway/ingressgateway",
+      "Service/tcp-echo",
+      "VirtualService/tcp-echo",
+    ]);
+  });
+
+  it("groups resources in components typed tcp-shift:<area>:<Class>, children named after them", () => {
+    const components = run.resources.filter((r) => !r.custom);
+    expect(components.map((c) => `${c.type} ${c.name}`).sort()).toEqual([
+      "tcp-shift:app:EchoApp tcp-echo",
+      "tcp-shift:cloud:Clb tcp-echo-clb",
+      "tcp-shift:ingress:AsmIngress tcp-echo-ingress",
+      "tcp-shift:mesh:MeshRoutes tcp-echo-routes",
+    ]);
+    const children = run.resources.filter(
+      (r) => r.custom && !r.type.startsWith("pulumi:providers:"),
+    );
+    for (const child of children) {
+      expect(
+        components.some((c) => child.name.startsWith(`${c.name}-`)),
+        child.name,
+      ).toBe(true);
+    }
+  });
+
+  it("every object validates against the upstream schema", () => {
+    const validated = declaredObjects(run).filter((d) => validateObject(d.object));
+    expect(validated).toHaveLength(6); // all but ASM's IstioGateway (no published schema)
+  });
+
+  it("Deployments are the tutorial's, field by field, plus only the hardening additions", () => {
+    for (const expected of tutorialObjects("deployments.yaml")) {
+      const actual = findObject(run, "Deployment", expected.metadata.name).object;
+      expect(tutorialDifferences(actual, expected, HARDENING_ADDITIONS)).toEqual([]);
+    }
+  });
+
+  it("the Service is the tutorial's", () => {
+    const [expected] = tutorialObjects("service.yaml");
+    const actual = findObject(run, "Service", "tcp-echo").object;
+    expect(tutorialDifferences(actual, expected, SERVICE_ADDITIONS)).toEqual([]);
+  });
+
+  it("Gateway, DestinationRule and the v1-only VirtualService are the tutorial's", () => {
+    for (const file of ["gateway.yaml", "destinationrule.yaml", "virtualservice-v1.yaml"]) {
+      const [expected] = tutorialObjects(file);
+      if (!expected) throw new Error(file);
+      const actual = findObject(run, expected.kind, expected.metadata.name).object;
+      expect(tutorialDifferences(actual, expected, ["metadata.namespace"]), file).toEqual([]);
+    }
+  });
+
+  it("workloads go to the data plane, Istio objects and IstioGateway to the mesh", () => {
+    const targets = Object.fromEntries(
+      declaredObjects(run).map((d) => [`${d.object.kind}/${d.object.metadata.name}`, d.provider]),
+    );
+    expect(targets).toEqual({
+      "Deployment/tcp-echo-v1": DATA_PLANE_PROVIDER_NAME,
+      "Deployment/tcp-echo-v2": DATA_PLANE_PROVIDER_NAME,
+      "Service/tcp-echo": DATA_PLANE_PROVIDER_NAME,
+      "Gateway/tcp-echo-gateway": MESH_PROVIDER_NAME,
+      "VirtualService/tcp-echo": MESH_PROVIDER_NAME,
+      "DestinationRule/tcp-echo-destination": MESH_PROVIDER_NAME,
+      "IstioGateway/ingressgateway": MESH_PROVIDER_NAME,
+    });
+  });
+
+  it("both kubeconfigs (from the Alibaba Cloud API) are secrets", () => {
+    const providers = resourcesOfType(run, "pulumi:providers:kubernetes");
+    expect(providers.map((p) => p.name).sort()).toEqual([
+      DATA_PLANE_PROVIDER_NAME,
+      MESH_PROVIDER_NAME,
+    ]);
+    for (const provider of providers) expect(isSecretValue(provider.inputs.kubeconfig)).toBe(true);
+    expect(run.calls.map((c) => c.token).sort()).toEqual([
+      "alicloud:cs/getClusterCredential:getClusterCredential",
+      "alicloud:servicemesh/getServiceMeshes:getServiceMeshes",
+    ]);
+    const meshCall = run.calls.find((c) => c.token.includes("getServiceMeshes"));
+    expect(meshCall?.inputs).toEqual({ ids: [ASM_ACCESS.meshId], enableDetails: true });
+  });
+
+  it("declares ASM's IstioGateway with the ingress port and the created CLB's annotations", () => {
+    const { object } = findObject(run, "IstioGateway", "ingressgateway");
+    expect(object.apiVersion).toBe(ASM_GATEWAY_API_VERSION);
+    expect(object.metadata.namespace).toBe("istio-system");
+    const clb = resourcesOfType(
+      run,
+      "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer",
+    );
+    expect(clb).toHaveLength(1);
+    expect(object.spec).toEqual({
+      gatewayType: "ingress",
+      clusterIds: [ASM_ACCESS.clusterId],
+      replicaCount: 1,
+      ports: [{ name: "tcp", port: 31400, targetPort: 31400, protocol: "TCP" }],
+      resources: {
+        requests: { cpu: "100m", memory: "128Mi" },
+        limits: { cpu: "1", memory: "512Mi" },
+      },
+      serviceType: "LoadBalancer",
+      serviceAnnotations: {
+        [CLB_ANNOTATIONS.id]: "tcp-echo-clb-load-balancer id (known after up)",
+        [CLB_ANNOTATIONS.forceOverrideListeners]: "true",
+      },
+    });
+  });
+
+  it("exports the outputs, with the verify command built from them", () => {
+    expect(run.outputs).toEqual({
+      ingressHost: "(CLB address, known after up)",
+      ingressPort: 31400,
+      mode: "asm",
+      weights: { v1: 100, v2: 0 },
+      verifyCommand:
+        "npm run verify -- --host (CLB address, known after up) --port 31400 -n 200 --expect-v2 0",
+    });
+  });
+});
+
+describe("asm mode, weights", () => {
+  it("weightV2 20 gives exactly the tutorial's 80/20 VirtualService", async () => {
+    const run = await runWith({
+      ...ASM_ACCESS,
+      weightV2: "20",
+      istioApiVersion: "networking.istio.io/v1alpha3",
+    });
+    const [expected] = tutorialObjects("virtualservice-80-20.yaml");
+    const actual = findObject(run, "VirtualService", "tcp-echo").object;
+    expect(tutorialDifferences(actual, expected, ["metadata.namespace"])).toEqual([]);
+    expect(run.outputs.weights).toEqual({ v1: 80, v2: 20 });
+  });
+
+  it("weightV2 100 routes to v2 alone, without a weight", async () => {
+    const run = await runWith({ ...ASM_ACCESS, weightV2: "100" });
+    const { object } = findObject(run, "VirtualService", "tcp-echo");
+    expect((object.spec as { tcp: unknown[] }).tcp).toEqual([
+      {
+        match: [{ port: 31400 }],
+        route: [{ destination: { host: "tcp-echo", port: { number: 9000 }, subset: "v2" } }],
+      },
+    ]);
+    expect(object.apiVersion).toBe("networking.istio.io/v1beta1");
+    expect(validateObject(object)).toBe(true);
+  });
+});
+
+describe("asm mode, access from config", () => {
+  it("uses kubeconfigs from config as secrets and calls no Alibaba Cloud API for them", async () => {
+    const run = await runWith(
+      {
+        clusterId: ASM_ACCESS.clusterId,
+        kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n# data plane",
+        meshKubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n# mesh",
+      },
+      ["kubeconfig", "meshKubeconfig"],
+    );
+    const providers = resourcesOfType(run, "pulumi:providers:kubernetes");
+    const byName = Object.fromEntries(providers.map((p) => [p.name, p.inputs.kubeconfig]));
+    expect(byName[DATA_PLANE_PROVIDER_NAME]).toMatchObject({
+      value: expect.stringContaining("# data plane"),
+    });
+    expect(byName[MESH_PROVIDER_NAME]).toMatchObject({ value: expect.stringContaining("# mesh") });
+    for (const value of Object.values(byName)) expect(isSecretValue(value)).toBe(true);
+    expect(run.calls).toEqual([]);
+  });
+
+  it("keeps a kubeconfig secret even when it was set without --secret", async () => {
+    const run = await runWith({
+      clusterId: ASM_ACCESS.clusterId,
+      meshKubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n# plain",
+    });
+    const mesh = resourcesOfType(run, "pulumi:providers:kubernetes").find(
+      (p) => p.name === MESH_PROVIDER_NAME,
+    );
+    expect(isSecretValue(mesh?.inputs.kubeconfig)).toBe(true);
+  });
+});
+
+describe("asm mode, CLB from the cloud controller", () => {
+  it("reads the address from the Service ASM creates, after the IstioGateway", async () => {
+    const run = await runWith({ ...ASM_ACCESS, clb: "controller" });
+    expect(run.resources.filter((r) => r.type.startsWith("alicloud:"))).toEqual([]);
+    const reads = run.resources.filter((r) => r.readId !== undefined);
+    expect(reads.map((r) => [r.type, r.readId, r.provider])).toEqual([
+      ["kubernetes:core/v1:Service", "istio-system/istio-ingressgateway", DATA_PLANE_PROVIDER_NAME],
+    ]);
+    const { object } = findObject(run, "IstioGateway", "ingressgateway");
+    expect((object.spec as { serviceAnnotations: unknown }).serviceAnnotations).toEqual({
+      [CLB_ANNOTATIONS.addressType]: "internet",
+      [CLB_ANNOTATIONS.chargeType]: "paybytraffic",
+      [CLB_ANNOTATIONS.instanceChargeType]: "PayByCLCU",
+    });
+    expect(run.outputs.ingressHost).toBe("(CLB address, known after up)");
+  });
+});

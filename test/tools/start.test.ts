@@ -1,0 +1,343 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../dataplane/shared/jsonLogger";
+import { runVerify } from "../../dataplane/verify/verify";
+import { type LocalStack, localConfig, startLocalStack } from "../../tools/local/localStack";
+
+const PROJECT_ROOT = join(__dirname, "..", "..");
+
+/** Lines printed by local mode, with a way to await one that has not been printed yet. */
+class PrintedLines {
+  readonly lines: string[] = [];
+  private waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+
+  readonly push = (line: string): void => {
+    this.lines.push(line);
+    for (const waiter of [...this.waiters]) {
+      if (!waiter.match(line)) continue;
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.resolve(line);
+    }
+  };
+
+  /** Resolve with the first line from now on that contains `text`; bounded by `timeoutMs`. */
+  next(text: string, timeoutMs = 5000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no line containing ${JSON.stringify(text)} within ${timeoutMs} ms; got:\n${this.lines.join("\n")}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      this.waiters.push({
+        match: (line) => line.includes(text),
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+    });
+  }
+}
+
+/** Save a file the way editors do: write a sibling, then rename it over the original. */
+function saveLikeAnEditor(path: string, text: string): void {
+  writeFileSync(`${path}.swp`, text);
+  renameSync(`${path}.swp`, path);
+}
+
+function stackFileText(weightV2: string): string {
+  return [
+    "config:",
+    "  alicloud:region: cn-hangzhou",
+    `  tcp-shift:weightV2: "${weightV2}"`,
+    // A secret local mode cannot decrypt must not stop it.
+    "  tcp-shift:kubeconfig:",
+    "    secure: v1:AAAABBBBCCCC",
+    "",
+  ].join("\n");
+}
+
+/** One connection that stays open: send a line, await its reply line. */
+class OpenConnection {
+  private buffered = "";
+  private waiting: ((line: string) => void) | undefined;
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      this.buffered += chunk;
+      const end = this.buffered.indexOf("\n");
+      if (end === -1 || !this.waiting) return;
+      const line = this.buffered.slice(0, end + 1);
+      this.buffered = this.buffered.slice(end + 1);
+      this.waiting(line);
+      this.waiting = undefined;
+    });
+  }
+
+  static async open(port: number): Promise<OpenConnection> {
+    const socket = connect({ host: "127.0.0.1", port });
+    await once(socket, "connect");
+    return new OpenConnection(socket);
+  }
+
+  ask(line: string): Promise<string> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.socket.write(`${line}\n`);
+    });
+  }
+}
+
+/** The tutorial's client: send one line, half-close (FIN), read until the server closes. */
+async function sendAndHalfClose(port: number, line: string): Promise<string> {
+  const socket = connect({ host: "127.0.0.1", port });
+  socket.setEncoding("utf8");
+  let received = "";
+  socket.on("data", (chunk: string) => {
+    received += chunk;
+  });
+  await once(socket, "connect");
+  socket.end(`${line}\n`);
+  await once(socket, "close");
+  return received;
+}
+
+async function verifyCounts(port: number, connections: number) {
+  const result = await runVerify({
+    host: "127.0.0.1",
+    port,
+    connections,
+    concurrency: 16,
+    timeoutMs: 5000,
+  });
+  expect(result.failed).toBe(0);
+  return result.counts;
+}
+
+describe("local mode (in process)", () => {
+  let dir: string;
+  let stackFile: string;
+  let stack: LocalStack;
+  const printed = new PrintedLines();
+  const errors = new PrintedLines();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tcp-shift-local-"));
+    stackFile = join(dir, "Pulumi.dev.yaml");
+    writeFileSync(stackFile, stackFileText("0"));
+    stack = await startLocalStack({
+      dir,
+      port: 0,
+      print: printed.push,
+      printError: errors.push,
+      logger: silentLogger,
+      debounceMs: 20,
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.close(1000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("prints one line per listener and the weights in force", () => {
+    expect(stack.port).toBeGreaterThan(0);
+    expect(printed.lines).toEqual([
+      `listening on 127.0.0.1:${stack.echo.v1.port} (tcp-echo v1, prefix "one")`,
+      `listening on 127.0.0.1:${stack.echo.v2.port} (tcp-echo v2, prefix "two")`,
+      `listening on 127.0.0.1:${stack.port} (gateway, stack dev)`,
+      "weights v1=100 v2=0 (Pulumi.dev.yaml)",
+    ]);
+  });
+
+  it("shifts live: all v1, then exactly 20% v2; open connections and bad edits change nothing", async () => {
+    expect(await verifyCounts(stack.port, 50)).toEqual({ v1: 50, v2: 0 });
+    // The tutorial's `(date; sleep 1) | nc`: the half-close must not lose the reply.
+    expect(await sendAndHalfClose(stack.port, "Mon Nov 12 23:38:45 UTC 2018")).toBe(
+      "one Mon Nov 12 23:38:45 UTC 2018\n",
+    );
+
+    const before = await OpenConnection.open(stack.port);
+    expect(await before.ask("opened before the shift")).toBe("one opened before the shift\n");
+
+    const shifted = printed.next("weights v1=80");
+    saveLikeAnEditor(stackFile, stackFileText("20"));
+    expect(await shifted).toBe("weights v1=80 v2=20 (Pulumi.dev.yaml)");
+    expect(stack.weights).toEqual({ v1: 80, v2: 20 });
+
+    // Smooth weighted round robin: every 5 consecutive new connections hold exactly one v2.
+    expect(await verifyCounts(stack.port, 200)).toEqual({ v1: 160, v2: 40 });
+    // The connection from before the shift still talks to v1 (Envoy would cut or keep it on
+    // the old listener; this gateway never touches it).
+    expect(await before.ask("still here")).toBe("one still here\n");
+
+    const rejected = errors.next("keeping weights");
+    writeFileSync(stackFile, stackFileText("150"));
+    await rejected;
+    expect(errors.lines).toContain(
+      `Invalid tcp-shift configuration in ${stackFile}:\n  - tcp-shift:weightV2 = "150": must be an integer from 0 to 100`,
+    );
+    expect(errors.lines).toContain("keeping weights v1=80 v2=20 (Pulumi.dev.yaml)");
+    expect(await verifyCounts(stack.port, 100)).toEqual({ v1: 80, v2: 20 });
+    expect(await before.ask("and here")).toBe("one and here\n");
+
+    // Fixing the file is confirmed even though the weights it restores are the ones in force.
+    const fixed = printed.next("weights v1=80");
+    saveLikeAnEditor(stackFile, stackFileText("20"));
+    expect(await fixed).toBe("weights v1=80 v2=20 (Pulumi.dev.yaml)");
+    before.socket.destroy();
+  });
+});
+
+describe("local mode config", () => {
+  it("stands in for secrets it cannot decrypt, and refuses a secret weight", () => {
+    expect(localConfig(stackFileText("30"), "Pulumi.dev.yaml").weightV2).toBe(30);
+    const standalone = [
+      "config:",
+      "  tcp-shift:mode: standalone",
+      "  tcp-shift:gatewayImage: registry.example.com/tcp-shift/gateway:1",
+      '  tcp-shift:gatewayBuild: "true"',
+      "  tcp-shift:registryUsername: ci",
+      "  tcp-shift:registryPassword:",
+      "    secure: v1:AAAA",
+      "  tcp-shift:meshKubeconfig:",
+      "    secure: v1:BBBB",
+    ].join("\n");
+    expect(localConfig(standalone, "Pulumi.dev.yaml").mode).toBe("standalone");
+    expect(() =>
+      localConfig("config:\n  tcp-shift:weightV2:\n    secure: v1:AAAA\n", "Pulumi.dev.yaml"),
+    ).toThrow(
+      "Pulumi.dev.yaml: tcp-shift:weightV2 is encrypted ({secure: ...}) and local mode cannot decrypt it; set it in plain text",
+    );
+  });
+
+  it("starts on defaults without a stack file and applies the file once it appears", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcp-shift-local-"));
+    const printed = new PrintedLines();
+    const stack = await startLocalStack({
+      dir,
+      stack: "fresh",
+      port: 0,
+      print: printed.push,
+      printError: printed.push,
+      logger: silentLogger,
+      debounceMs: 20,
+    });
+    try {
+      expect(printed.lines[0]).toBe(
+        "no Pulumi.fresh.yaml yet: using the default config (weightV2 0) until it appears",
+      );
+      const applied = printed.next("weights v1=50");
+      writeFileSync(join(dir, "Pulumi.fresh.yaml"), stackFileText("50"));
+      expect(await applied).toBe("weights v1=50 v2=50 (Pulumi.fresh.yaml)");
+      expect(await verifyCounts(stack.port, 10)).toEqual({ v1: 5, v2: 5 });
+    } finally {
+      await stack.close(1000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** `npm start` as a user runs it, minus npm: node with tsx, the flags, its stdout and exit code. */
+function startProcess(args: string[]): {
+  child: ChildProcess;
+  stdout: PrintedLines;
+  stderr: () => string;
+  exit: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/local/start.ts", ...args], {
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stdout = new PrintedLines();
+  let pending = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    pending += chunk;
+    let end = pending.indexOf("\n");
+    while (end !== -1) {
+      stdout.push(pending.slice(0, end));
+      pending = pending.slice(end + 1);
+      end = pending.indexOf("\n");
+    }
+  });
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const exit = once(child, "exit").then(([code]) => code as number | null);
+  return { child, stdout, stderr: () => stderr, exit };
+}
+
+describe("npm start (child process)", () => {
+  let dir: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "tcp-shift-start-"));
+    writeFileSync(join(dir, "Pulumi.ci.yaml"), stackFileText("0"));
+  });
+
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("prints its listeners, refuses a busy port with exit 1, and exits 0 on SIGTERM", async () => {
+    const first = startProcess(["--stack", "ci", "--dir", dir, "--port", "0"]);
+    children.push(first.child);
+    // The last line of the banner; the ones before it arrive in the same or earlier chunks.
+    await first.stdout.next("shift:", 15_000);
+    const gatewayLine = first.stdout.lines.find((line) => line.includes("(gateway, stack ci)"));
+    const port = Number(/127\.0\.0\.1:(\d+) /.exec(gatewayLine ?? "")?.[1]);
+    expect(first.stdout.lines).toEqual([
+      expect.stringMatching(/^listening on 127\.0\.0\.1:\d+ \(tcp-echo v1, prefix "one"\)$/),
+      expect.stringMatching(/^listening on 127\.0\.0\.1:\d+ \(tcp-echo v2, prefix "two"\)$/),
+      `listening on 127.0.0.1:${port} (gateway, stack ci)`,
+      "weights v1=100 v2=0 (Pulumi.ci.yaml)",
+      "try it:",
+      `  (date; sleep 1) | nc -N 127.0.0.1 ${port}`,
+      `  npm run verify -- --host 127.0.0.1 --port ${port} -n 200 --expect-v2 0`,
+      `shift: set tcp-shift:weightV2 in ${join(dir, "Pulumi.ci.yaml")} (or pulumi config set weightV2 20); Ctrl-C stops`,
+    ]);
+    expect(await sendAndHalfClose(port, "hello")).toBe("one hello\n");
+
+    const second = startProcess(["--stack", "ci", "--dir", dir, "--port", String(port)]);
+    children.push(second.child);
+    expect(await second.exit).toBe(1);
+    expect(second.stderr()).toContain(
+      `start: Cannot listen on 127.0.0.1:${port}: another program (perhaps another npm start) is using it; pick another port with --port, e.g. npm start -- --port ${port + 1}`,
+    );
+    expect(second.stderr()).not.toContain("    at ");
+
+    first.child.kill("SIGTERM");
+    expect(await first.exit).toBe(0);
+    expect(first.stdout.lines.slice(-2)).toEqual([
+      `SIGTERM: stopping 127.0.0.1:${port}`,
+      "stopped",
+    ]);
+  });
+
+  it("exits 64 on a bad flag and 1 on a missing named stack, without a stack trace", async () => {
+    const badFlag = startProcess(["--port", "http"]);
+    const missing = startProcess(["--stack", "nope", "--dir", dir, "--port", "0"]);
+    children.push(badFlag.child, missing.child);
+    expect(await badFlag.exit).toBe(64);
+    expect(badFlag.stderr()).toBe(
+      'start: --port must be a whole number from 0 to 65535, got "http" (see npm start -- --help)\n',
+    );
+    expect(await missing.exit).toBe(1);
+    expect(missing.stderr()).toBe(
+      `start: No stack file ${join(dir, "Pulumi.nope.yaml")}: create it, or pick another stack with --stack\n`,
+    );
+  });
+});

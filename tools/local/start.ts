@@ -1,0 +1,181 @@
+/**
+ * `npm start -- [--stack dev] [--port 31400] [--host 127.0.0.1] [--dir DIR]`: run the shift
+ * locally (see `localStack.ts`). Exit codes: 0 after Ctrl-C/SIGTERM, 1 when it cannot start
+ * (invalid config, busy port), 64 for bad arguments.
+ */
+import { isAbsolute, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { joinHostPort } from "../../contract/hostPort";
+import { UserError } from "../../contract/userError";
+import { type LocalStack, startLocalStack } from "./localStack";
+
+const EXIT_USAGE = 64;
+
+const USAGE = `Usage: npm start -- [--stack NAME] [--port PORT] [--host HOST] [--dir DIR]
+
+Runs tcp-echo v1 and v2 and the weighted TCP gateway on this machine, configured from
+Pulumi.<stack>.yaml. Edit weightV2 in that file (or run pulumi config set weightV2 20) and the
+gateway reloads in place; open connections keep their version.
+
+Options:
+  --stack NAME  stack whose Pulumi.<NAME>.yaml to read and watch (default dev)
+  --port PORT   gateway port, 0-65535; 0 lets the OS choose (default: the stack's ingressPort, 31400)
+  --host HOST   gateway address (default 127.0.0.1; 0.0.0.0 accepts from other machines)
+  --dir DIR     directory holding the stack file (default: the current directory; npm start
+                runs in the project root)
+  -h, --help    print this help
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM (open connections get 5 s to finish; a second
+Ctrl-C exits at once with 130), 1 could not start (invalid config, busy port), 64 bad arguments.
+`;
+
+interface StartArgs {
+  stack: string;
+  port?: number;
+  host: string;
+  dir: string;
+  stackGiven: boolean;
+}
+
+function usageError(message: string): UserError {
+  return new UserError("E_USAGE", `${message} (see npm start -- --help)`);
+}
+
+function parseStartArgs(argv: string[]): StartArgs | "help" {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        stack: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        dir: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw usageError((error as Error).message);
+  }
+  if (values.help) return "help";
+  const portText = values.port as string | undefined;
+  let port: number | undefined;
+  if (portText !== undefined) {
+    port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
+    if (!(port >= 0 && port <= 65535))
+      throw usageError(`--port must be a whole number from 0 to 65535, got "${portText}"`);
+  }
+  const host = (values.host as string | undefined) ?? "127.0.0.1";
+  if (host.trim() === "") throw usageError("--host must be a host name or IP address");
+  return {
+    stack: (values.stack as string | undefined) ?? "dev",
+    ...(port === undefined ? {} : { port }),
+    host,
+    dir: (values.dir as string | undefined) ?? process.cwd(),
+    stackGiven: values.stack !== undefined,
+  };
+}
+
+/** The address a client on this machine dials: a wildcard bind is reached on loopback. */
+function dialHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "::1";
+  return host;
+}
+
+/** The stack file as the user would type it: relative when it is under the current directory. */
+function shortPath(path: string): string {
+  const relativePath = relative(process.cwd(), path);
+  return relativePath.startsWith("..") || isAbsolute(relativePath) ? path : relativePath;
+}
+
+function printTryIt(stack: LocalStack): void {
+  const host = dialHost(stack.host);
+  const { prefixV1, prefixV2 } = stack.config;
+  const prefixFlags =
+    prefixV1 === "one" && prefixV2 === "two"
+      ? ""
+      : ` --prefix-v1 ${prefixV1} --prefix-v2 ${prefixV2}`;
+  const lines = [
+    "try it:",
+    // -N: send FIN after the input, as the tutorial's busybox nc does; without it OpenBSD nc
+    // waits for the server forever (leave -N out for busybox or traditional nc).
+    `  (date; sleep 1) | nc -N ${host} ${stack.port}`,
+    `  npm run verify -- --host ${host} --port ${stack.port} -n 200 --expect-v2 ${stack.weights.v2}${prefixFlags}`,
+    `shift: set tcp-shift:weightV2 in ${shortPath(stack.stackFile)} (or pulumi config set weightV2 20); Ctrl-C stops`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+async function main(): Promise<number> {
+  let args: StartArgs | "help";
+  try {
+    args = parseStartArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    process.stderr.write(`start: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (args === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      stack: args.stack,
+      dir: args.dir,
+      host: args.host,
+      ...(args.port === undefined ? {} : { port: args.port }),
+      // A stack named on the command line must exist; the default one may not yet (fresh clone).
+      missingStackFile: args.stackGiven ? "error" : "defaults",
+    });
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    process.stderr.write(`start: ${error.message}\n`);
+    return 1;
+  }
+  printTryIt(stack);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // A second Ctrl-C means "now": the kernel closes whatever is still open.
+        process.stdout.write(`${signal} again: exiting without draining\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      const open = stack.activeConnections;
+      process.stdout.write(
+        `${signal}: stopping ${joinHostPort(stack.host, stack.port)}${open ? `, draining ${open} open connection(s)` : ""}\n`,
+      );
+      stack.close().then(
+        () => {
+          process.stdout.write("stopped\n");
+          resolve(0);
+        },
+        (error: unknown) => {
+          process.stderr.write(`start: error while stopping: ${(error as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+main().then(
+  (code) => {
+    // Watchers and servers are closed by now, but exit explicitly: nothing else should linger.
+    process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(`start: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(70);
+  },
+);
