@@ -17,12 +17,7 @@ export const TCP_PORT_NAME = "tcp";
 /** The upstream tcp-echo image the ASM tutorial deploys. */
 export const DEFAULT_ECHO_IMAGE = "docker.io/istio/tcp-echo-server:1.1";
 
-/** Reply prefixes of the tutorial's versions (tcp-echo's second argument). */
-export const DEFAULT_PREFIXES = { v1: "one", v2: "two" } as const;
-
-/** The two versions traffic shifts between, in order. */
-export const VERSIONS = ["v1", "v2"] as const;
-export type Version = (typeof VERSIONS)[number];
+export { DEFAULT_PREFIXES, VERSIONS, type Version } from "../contract/versions";
 
 /** Pod label keys used by the tutorial (Service selects `app`, subsets select `version`). */
 export const APP_LABEL = "app";

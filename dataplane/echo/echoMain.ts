@@ -5,13 +5,11 @@
  * Environment: `LOG_LEVEL` (debug|info|warn|error, default info; `warn` silences the per-line
  * request/response logs), `ECHO_GRACE_SECONDS` (SIGTERM grace for open connections, default 10).
  */
+import { EXIT_CODES } from "../../contract/exitCodes";
 import type { UserError } from "../../contract/userError";
 import { createLogger, isLogLevel, LOG_LEVELS } from "../shared/jsonLogger";
 import { ECHO_USAGE, type EchoArgs, parseEchoArgs } from "./echoArgs";
 import { createEchoServer } from "./echoServer";
-
-/** Exit code of a usage error, as with most Unix tools. */
-const EXIT_USAGE = 2;
 
 async function main(): Promise<void> {
   let args: EchoArgs;
@@ -19,7 +17,7 @@ async function main(): Promise<void> {
     args = parseEchoArgs(process.argv.slice(2));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${ECHO_USAGE}\n`);
-    process.exit(EXIT_USAGE);
+    process.exit(EXIT_CODES.usage);
   }
   const level = process.env.LOG_LEVEL ?? "info";
   const graceSeconds = Number(process.env.ECHO_GRACE_SECONDS ?? "10");
@@ -27,7 +25,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       `LOG_LEVEL must be one of ${LOG_LEVELS.join("|")}; ECHO_GRACE_SECONDS a number >= 0\n`,
     );
-    process.exit(EXIT_USAGE);
+    process.exit(EXIT_CODES.usage);
   }
   const logger = createLogger({ level, name: "tcp-echo" });
   const server = createEchoServer({ ...args, logger });
@@ -35,7 +33,7 @@ async function main(): Promise<void> {
     await server.listen();
   } catch (error) {
     logger.error((error as Error).message, { code: (error as UserError).code });
-    process.exit(1);
+    process.exit(EXIT_CODES.failure);
   }
   let stopping = false;
   const stop = (signal: string): void => {

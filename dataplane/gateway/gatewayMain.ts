@@ -14,6 +14,7 @@
 import cluster from "node:cluster";
 import { readFile } from "node:fs/promises";
 import { AggregatorRegistry, collectDefaultMetrics, Registry } from "prom-client";
+import { EXIT_CODES } from "../../contract/exitCodes";
 import { formatAddress } from "../../contract/hostPort";
 import { parseRouteFile, type RouteFile } from "../../contract/routeFile";
 import { UserError } from "../../contract/userError";
@@ -23,9 +24,6 @@ import { GATEWAY_USAGE, type GatewayArgs, parseGatewayArgs } from "./gatewayArgs
 import { runClusterPrimary, WORKER_READY } from "./gatewayCluster";
 import { watchRouteFile } from "./routeWatcher";
 import { createGateway, type TcpGateway } from "./tcpGateway";
-
-const EXIT_USAGE = 2;
-const EXIT_CONFIG = 1;
 
 async function loadRoutes(path: string): Promise<{ routes: RouteFile; text: string }> {
   let text: string;
@@ -47,7 +45,7 @@ function fail(logger: Logger, error: unknown): never {
     // A stack only for bugs, never for a user's mistake.
     stack: userError ? undefined : (error as Error).stack,
   });
-  process.exit(EXIT_CONFIG);
+  process.exit(EXIT_CODES.failure);
 }
 
 async function main(): Promise<void> {
@@ -57,7 +55,7 @@ async function main(): Promise<void> {
   } catch (error) {
     const message = (error as Error).message;
     process.stderr.write(message ? `${message}\n${GATEWAY_USAGE}\n` : `${GATEWAY_USAGE}\n`);
-    process.exit(message ? EXIT_USAGE : 0);
+    process.exit(message ? EXIT_CODES.usage : EXIT_CODES.ok);
   }
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const logger = createLogger({

@@ -9,15 +9,7 @@
 
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
-
-/** Reply prefixes that tell the versions apart (tcp-echo's second argument). */
-export interface VersionPrefixes {
-  v1: string;
-  v2: string;
-}
-
-/** The tutorial's prefixes. */
-export const DEFAULT_PREFIXES: VersionPrefixes = { v1: "one", v2: "two" };
+import { DEFAULT_PREFIXES, type VersionPrefixes } from "../../contract/versions";
 
 /** A reply longer than this is not tcp-echo's; stop buffering instead of growing forever. */
 const MAX_REPLY_BYTES = 64 * 1024;

@@ -1,10 +1,8 @@
 /** `npm run verify` command line: flags, defaults, usage text. */
 import { parseArgs } from "node:util";
 import { UserError } from "../../contract/userError";
-import { DEFAULT_PREFIXES, type VersionPrefixes } from "./verify";
+import { DEFAULT_PREFIXES, type VersionPrefixes } from "../../contract/versions";
 
-/** Exit code for bad arguments: distinct from 1 and 2, which are measurement verdicts. */
-export const EXIT_USAGE = 64;
 /** Error code of bad command-line arguments. */
 export const USAGE_ERROR_CODE = "E_USAGE";
 
@@ -43,8 +41,8 @@ Options:
 Exit codes:
   0   measured; with --expect-v2, the observed share is consistent with W% (p >= 0.001)
   1   with --expect-v2: the observed share is inconsistent with W% (exact binomial p < 0.001)
-  2   more than 1% of connections failed (checked first: the counts are then not judged)
-  64  bad arguments (nothing was measured)
+  2   bad arguments (nothing was measured)
+  3   more than 1% of connections failed (checked first: the counts are then not judged)
   70  internal error (a bug: please report it)
 `;
 

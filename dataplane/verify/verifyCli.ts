@@ -1,7 +1,8 @@
 /** `npm run verify` end to end: parse, probe, report, exit code. */
+import { EXIT_CODES } from "../../contract/exitCodes";
 import { UserError } from "../../contract/userError";
 import { runVerify } from "./verify";
-import { EXIT_USAGE, parseVerifyArgs, VERIFY_USAGE, type VerifyArgs } from "./verifyArgs";
+import { parseVerifyArgs, VERIFY_USAGE, type VerifyArgs } from "./verifyArgs";
 import { buildReport, formatReport } from "./verifyReport";
 /** Where the CLI writes; tests pass buffers. */
 export interface VerifyIo {
@@ -49,7 +50,7 @@ function progressReporter(stream: VerifyIo["stdout"] | undefined): {
 
 /**
  * The whole command: parse, measure, print, return the exit code. User errors print their
- * message only (no stack) and return `EXIT_USAGE`.
+ * message only (no stack) and return `EXIT_CODES.usage`.
  */
 export async function verifyCli(argv: readonly string[], io: VerifyIo): Promise<number> {
   let args: VerifyArgs;
@@ -58,7 +59,7 @@ export async function verifyCli(argv: readonly string[], io: VerifyIo): Promise<
   } catch (error) {
     if (error instanceof UserError) {
       io.stderr.write(`verify: ${error.message}\n`);
-      return EXIT_USAGE;
+      return EXIT_CODES.usage;
     }
     throw error;
   }

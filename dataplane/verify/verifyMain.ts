@@ -1,7 +1,8 @@
 /**
  * `npm run verify -- --host H --port P [-n 200] [--expect-v2 W] ...`: see `VERIFY_USAGE` in
- * `verifyArgs.ts`. Only wiring here; exit codes 0/1/2 are verdicts, 64 is a usage error.
+ * `verifyArgs.ts`. Only wiring here; exit codes: `EXIT_CODES` (0/1/3 verdicts, 2 usage).
  */
+import { EXIT_CODES } from "../../contract/exitCodes";
 import { verifyCli } from "./verifyCli";
 
 verifyCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
@@ -13,6 +14,6 @@ verifyCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stder
     process.stderr.write(
       `verify: unexpected failure: ${(error as Error).stack ?? String(error)}\n`,
     );
-    process.exitCode = 70;
+    process.exitCode = EXIT_CODES.internal;
   },
 );

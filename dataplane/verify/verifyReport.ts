@@ -1,6 +1,7 @@
 /** Judge a verify measurement against the expected share and format it for people and JSON. */
 import { joinHostPort } from "../../contract/hostPort";
-import type { VerifyResult, VersionPrefixes } from "./verify";
+import type { VersionPrefixes } from "../../contract/versions";
+import type { VerifyResult } from "./verify";
 import type { VerifyArgs } from "./verifyArgs";
 import { judgeShare, percentile, type ShareJudgement, VERDICT_EXIT_CODES } from "./verifyStats";
 /** A measurement with its judgement: what the report and the JSON show. */

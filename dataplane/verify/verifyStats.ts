@@ -4,6 +4,8 @@
  */
 
 /** z for a two-sided 95% interval (the 97.5% quantile of the standard normal). */
+import { EXIT_CODES } from "../../contract/exitCodes";
+
 const Z_95 = 1.959963984540054;
 
 /** A proportion's confidence interval, both ends within [0, 1]. */
@@ -95,12 +97,12 @@ export function percentile(samples: readonly number[], q: number): number | unde
 /** What verify concludes; the exit code of `npm run verify` follows from it. */
 export type Verdict = "consistent" | "inconsistent" | "failures" | "measured";
 
-/** Exit codes of `npm run verify`, one per verdict (usage errors use `EXIT_USAGE`). */
+/** Exit codes of `npm run verify`, one per verdict (usage errors: `EXIT_CODES.usage`). */
 export const VERDICT_EXIT_CODES: Record<Verdict, number> = {
-  consistent: 0,
-  measured: 0,
-  inconsistent: 1,
-  failures: 2,
+  consistent: EXIT_CODES.ok,
+  measured: EXIT_CODES.ok,
+  inconsistent: EXIT_CODES.failure,
+  failures: EXIT_CODES.connectionFailures,
 };
 
 /** Reject the expected share below this p-value (one false alarm in a thousand runs). */

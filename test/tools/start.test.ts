@@ -327,11 +327,11 @@ describe("npm start (child process)", () => {
     ]);
   });
 
-  it("exits 64 on a bad flag and 1 on a missing named stack, without a stack trace", async () => {
+  it("exits 2 on a bad flag and 1 on a missing named stack, without a stack trace", async () => {
     const badFlag = startProcess(["--port", "http"]);
     const missing = startProcess(["--stack", "nope", "--dir", dir, "--port", "0"]);
     children.push(badFlag.child, missing.child);
-    expect(await badFlag.exit).toBe(64);
+    expect(await badFlag.exit).toBe(2);
     expect(badFlag.stderr()).toBe(
       'start: --port must be a whole number from 0 to 65535, got "http" (see npm start -- --help)\n',
     );

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
+import { EXIT_CODES } from "../../contract/exitCodes";
 
 const STACK_FILE = /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/;
 /** Files that cannot change what `pulumi preview` shows. */
@@ -46,7 +47,7 @@ function main(argv: string[]): void {
   const [base, head = "HEAD"] = argv;
   if (!base) {
     process.stderr.write("usage: tsx tools/ci/changedStacks.ts <base-ref> [head-ref]\n");
-    process.exit(2);
+    process.exit(EXIT_CODES.usage);
   }
   const diff = execFileSync("git", ["diff", "--name-only", `${base}...${head}`], {
     encoding: "utf8",

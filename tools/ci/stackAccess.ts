@@ -6,6 +6,7 @@
  * `pulumi config set` for each key; kubeconfigs are set with `--secret`.
  */
 import { execFileSync } from "node:child_process";
+import { EXIT_CODES } from "../../contract/exitCodes";
 import { UserError } from "../../contract/userError";
 import { SECRET_KEYS } from "../../infra/config/config";
 import { PROJECT_NAME } from "../../infra/constants";
@@ -84,6 +85,6 @@ if (require.main === module) {
     main();
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
+    process.exit(EXIT_CODES.failure);
   }
 }

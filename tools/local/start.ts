@@ -5,11 +5,10 @@
  */
 import { isAbsolute, relative } from "node:path";
 import { parseArgs } from "node:util";
+import { EXIT_CODES } from "../../contract/exitCodes";
 import { joinHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
 import { type LocalStack, startLocalStack } from "./localStack";
-
-const EXIT_USAGE = 64;
 
 const USAGE = `Usage: npm start -- [--stack NAME] [--port PORT] [--host HOST] [--dir DIR]
 
@@ -26,7 +25,7 @@ Options:
   -h, --help    print this help
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM (open connections get 5 s to finish; a second
-Ctrl-C exits at once with 130), 1 could not start (invalid config, busy port), 64 bad arguments.
+Ctrl-C exits at once with 130), 1 could not start (invalid config, busy port), 2 bad arguments.
 `;
 
 interface StartArgs {
@@ -116,7 +115,7 @@ async function main(): Promise<number> {
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     process.stderr.write(`start: ${error.message}\n`);
-    return EXIT_USAGE;
+    return EXIT_CODES.usage;
   }
   if (args === "help") {
     process.stdout.write(USAGE);
@@ -146,7 +145,7 @@ async function main(): Promise<number> {
       if (stopping) {
         // A second Ctrl-C means "now": the kernel closes whatever is still open.
         process.stdout.write(`${signal} again: exiting without draining\n`);
-        process.exit(130);
+        process.exit(EXIT_CODES.interrupted);
       }
       stopping = true;
       const open = stack.activeConnections;
@@ -176,6 +175,6 @@ main().then(
   },
   (error: unknown) => {
     process.stderr.write(`start: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
-    process.exit(70);
+    process.exit(EXIT_CODES.internal);
   },
 );

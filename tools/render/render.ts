@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
+import { EXIT_CODES } from "../../contract/exitCodes";
 import { UserError } from "../../contract/userError";
 import {
   type MissingAccess,
@@ -400,7 +401,9 @@ export async function main(
   } catch (error) {
     if (error instanceof UserError || pulumi.RunError.isInstance(error)) {
       io.stderr.write(`${(error as Error).message}\n`);
-      return error instanceof UserError && error.code === RENDER_USAGE_ERROR_CODE ? 2 : 1;
+      return error instanceof UserError && error.code === RENDER_USAGE_ERROR_CODE
+        ? EXIT_CODES.usage
+        : EXIT_CODES.failure;
     }
     throw error;
   }
@@ -413,7 +416,7 @@ if (typeof require !== "undefined" && require.main === module) {
     },
     (error: unknown) => {
       process.stderr.write(`render failed: ${(error as Error).stack ?? String(error)}\n`);
-      process.exitCode = 3;
+      process.exitCode = EXIT_CODES.internal;
     },
   );
 }

@@ -4,9 +4,10 @@ import { type AddressInfo, createServer, type Server, type Socket } from "node:n
 import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { EXIT_CODES } from "../../../contract/exitCodes";
 import { createEchoServer } from "../../../dataplane/echo/echoServer";
 import { runVerify } from "../../../dataplane/verify/verify";
-import { EXIT_USAGE, parseDuration, parseVerifyArgs } from "../../../dataplane/verify/verifyArgs";
+import { parseDuration, parseVerifyArgs } from "../../../dataplane/verify/verifyArgs";
 import { verifyCli } from "../../../dataplane/verify/verifyCli";
 import type { VerifyReport } from "../../../dataplane/verify/verifyReport";
 
@@ -270,18 +271,18 @@ describe("verifyCli", () => {
     expect(report.pValue).toBeLessThan(1e-10);
   });
 
-  it("exits 2 when over 1% of connections fail, and 64 on a bad flag", async () => {
+  it("exits 3 when over 1% of connections fail, and 2 on a bad flag", async () => {
     const port = await serve((socket, index) =>
       index % 10 === 0 ? socket.destroy() : twentyPercent(socket, index),
     );
     const failing = capture();
     expect(
       await verifyCli(["--port", String(port), "-n", "50", "--expect-v2", "20"], failing.io),
-    ).toBe(2);
+    ).toBe(EXIT_CODES.connectionFailures);
     expect(failing.out()).toContain("more than 1% of connections failed");
 
     const usage = capture();
-    expect(await verifyCli(["--port", "x"], usage.io)).toBe(EXIT_USAGE);
+    expect(await verifyCli(["--port", "x"], usage.io)).toBe(EXIT_CODES.usage);
     expect(usage.err()).toBe(
       'verify: --port must be a whole number from 1 to 65535, got "x" (see npm run verify -- --help)\n',
     );
@@ -316,6 +317,6 @@ describe("verifyCli", () => {
           timeout: 15_000,
         },
       ),
-    ).rejects.toMatchObject({ code: EXIT_USAGE });
+    ).rejects.toMatchObject({ code: EXIT_CODES.usage });
   });
 });

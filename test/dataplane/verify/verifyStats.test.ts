@@ -95,10 +95,10 @@ describe("judgeShare", () => {
     );
   });
 
-  it("checks failures first: over 1% failed is exit 2 even when the share fits", () => {
+  it("checks failures first: over 1% failed is exit 3 even when the share fits", () => {
     const judged = judgeShare({ v1: 160, v2: 37, attempted: 200, failed: 3, expectV2: 20 });
     expect(judged.verdict).toBe("failures");
-    expect(VERDICT_EXIT_CODES[judged.verdict]).toBe(2);
+    expect(VERDICT_EXIT_CODES[judged.verdict]).toBe(3);
     // Exactly 1% is still tolerated.
     expect(judgeShare({ v1: 158, v2: 40, attempted: 200, failed: 2, expectV2: 20 }).verdict).toBe(
       "consistent",
