@@ -6,7 +6,10 @@
  * listeners:
  *   - name: tcp-echo
  *     listen: 0.0.0.0:31400
- *     balance: smooth          # smooth (default) | random
+ *     balance: smooth          # smooth (default) | random | sticky
+ *     proxyProtocol: false     # true: every connection starts with a PROXY v1/v2 header
+ *     drainAfterSeconds: 600   # close a weight-0 route's connections after 10 minutes (absent: never)
+ *     drainRate: 10            # ... at most 10 per second
  *     routes:
  *       - name: v1
  *         weight: 80
@@ -30,6 +33,13 @@ const hostPort = (what: string, minPort: number) =>
     }
   }, `${what} must be host:port or [ipv6]:port with a port from ${minPort} to 65535, e.g. 127.0.0.1:9000`);
 
+/** How a listener picks a route per new connection. */
+export const LISTENER_BALANCES = ["smooth", "random"] as const;
+export type ListenerBalance = (typeof LISTENER_BALANCES)[number];
+
+/** Connections per second a drain closes when the route file does not say. */
+export const DEFAULT_DRAIN_RATE = 10;
+
 const NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
 
 export const routeSchema = z.strictObject({
@@ -49,8 +59,25 @@ export const listenerSchema = z
       .regex(NAME, "listener name must be lowercase letters, digits, '-', '_' or '.'"),
     /** Address to accept on, `host:port`. */
     listen: hostPort("listen", 0),
-    /** `smooth` weighted round robin (exact shares) or `random` (what Envoy does). */
-    balance: z.enum(["smooth", "random"]).default("smooth"),
+    /**
+     * `smooth` weighted round robin (exact shares), `random` (what Envoy does), or `sticky`: the
+     * client address hashes to a bucket, buckets below the weight go to the later routes, so a
+     * weight change only moves clients one way and a client that reconnects keeps its route.
+     */
+    balance: z.enum(LISTENER_BALANCES).default("smooth"),
+    /**
+     * Every connection starts with a PROXY protocol header (v1 or v2), e.g. behind Envoy or a
+     * CLB that sends one; the client address it carries is the one `sticky` hashes. A missing or
+     * malformed header closes the connection.
+     */
+    proxyProtocol: z.boolean().default(false),
+    /**
+     * Once a route's weight has been 0 this long, close its open connections, oldest first, at
+     * most `drainRate` per second, so clients reconnect to routes that have weight. Absent: never.
+     */
+    drainAfterSeconds: z.number().int().min(0).max(31_536_000).optional(),
+    /** Connections per second a drain closes at most (jittered). */
+    drainRate: z.number().positive().max(100_000).default(DEFAULT_DRAIN_RATE),
     /** Open connections above this are refused (closed at once, counted). */
     maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Close a connection idle in both directions this long (CLB idles out at 900 s). */
