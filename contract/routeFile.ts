@@ -34,7 +34,7 @@ const hostPort = (what: string, minPort: number) =>
   }, `${what} must be host:port or [ipv6]:port with a port from ${minPort} to 65535, e.g. 127.0.0.1:9000`);
 
 /** How a listener picks a route per new connection. */
-export const LISTENER_BALANCES = ["smooth", "random"] as const;
+export const LISTENER_BALANCES = ["smooth", "random", "sticky"] as const;
 export type ListenerBalance = (typeof LISTENER_BALANCES)[number];
 
 /** Connections per second a drain closes when the route file does not say. */

@@ -45,6 +45,13 @@ export const ISTIO_NETWORKING_API_VERSIONS = [
 ] as const;
 export type IstioNetworkingApiVersion = (typeof ISTIO_NETWORKING_API_VERSIONS)[number];
 
+/** Gateway API versions that serve TCPRoute: experimental v1alpha2, or v1 where promoted. */
+export const TCP_ROUTE_API_VERSIONS = [
+  "gateway.networking.k8s.io/v1alpha2",
+  "gateway.networking.k8s.io/v1",
+] as const;
+export type TcpRouteApiVersion = (typeof TCP_ROUTE_API_VERSIONS)[number];
+
 /** Annotation prefix the ACK cloud controller reads on LoadBalancer Services. */
 export const CLB_ANNOTATION_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-";
 /** A CLB TCP listener idles connections out after this many seconds. */

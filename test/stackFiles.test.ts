@@ -1,11 +1,11 @@
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
+/** The committed stack files validate, keep access out, and prod is production-shaped. */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../infra/config/config";
-import { readStackConfig } from "../infra/config/stackFile";
+import { isSecureValue, parseStackConfig } from "../infra/config/stackFile";
+import { committedRootFiles, committedText } from "./committedFiles";
 
-const root = join(__dirname, "..");
-const stackFiles = readdirSync(root).filter((file) => /^Pulumi\.[^.]+\.yaml$/.test(file));
+const stackFiles = committedRootFiles(/^Pulumi\.[^.]+\.yaml$/);
+const committedConfig = (file: string) => parseStackConfig(committedText(file), file);
 
 describe("committed stack files", () => {
   it("include dev and prod", () => {
@@ -13,18 +13,26 @@ describe("committed stack files", () => {
   });
 
   it.each(stackFiles)("%s passes the config schema", (file) => {
-    expect(() => parseConfig(readStackConfig(join(root, file)), file)).not.toThrow();
+    expect(() => parseConfig(committedConfig(file), file)).not.toThrow();
   });
 
-  it.each(stackFiles)("%s keeps cluster and mesh access out of the repository", (file) => {
-    const raw = readStackConfig(join(root, file));
+  it.each(stackFiles)("%s keeps cluster access and secrets out of the repository", (file) => {
+    const raw = committedConfig(file);
     for (const key of ["kubeconfig", "meshKubeconfig", "clusterId", "meshId", "registryPassword"]) {
       expect(raw, `${file} must not commit ${key}`).not.toHaveProperty(key);
     }
+    expect(Object.values(raw).some(isSecureValue), file).toBe(false);
+  });
+
+  it("dev is asm mode with one replica", () => {
+    expect(parseConfig(committedConfig("Pulumi.dev.yaml"))).toMatchObject({
+      mode: "asm",
+      replicas: 1,
+    });
   });
 
   it("prod runs two or more pods per version behind disruption budgets and a restricted CLB", () => {
-    const prod = parseConfig(readStackConfig(join(root, "Pulumi.prod.yaml")));
+    const prod = parseConfig(committedConfig("Pulumi.prod.yaml"));
     expect(prod.mode).toBe("asm");
     expect(prod.replicas).toBeGreaterThanOrEqual(2);
     expect(prod.podDisruptionBudget).toBe(true);

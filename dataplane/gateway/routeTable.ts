@@ -4,7 +4,8 @@
  * connections already open keep the objects they were given.
  */
 
-import type { ListenerConfig } from "../../contract/routeFile";
+import { type ListenerConfig, ROUTE_FILE_ERROR_CODE } from "../../contract/routeFile";
+import { UserError } from "../../contract/userError";
 import type { Logger } from "../shared/jsonLogger";
 import { EndpointPool } from "./endpointPool";
 import type { GatewayMetrics, ListenerCounts, RouteCounts } from "./gatewayMetrics";
@@ -73,5 +74,11 @@ export async function buildRouteTable(
         });
     }),
   );
+  // Interim: sticky is in the route-file contract; the gateway implements it next.
+  if (config.balance === "sticky")
+    throw new UserError(
+      ROUTE_FILE_ERROR_CODE,
+      `listener ${listener}: balance sticky is not supported yet`,
+    );
   return { config, routes, picker: createWeightedPicker(routes, config.balance) };
 }

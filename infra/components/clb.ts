@@ -1,17 +1,13 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
+import type { ClbSettings } from "../config/settings";
 import { PROJECT_NAME } from "../constants";
-import {
-  aclEntryRole,
-  type ClbConfig,
-  clbAnnotations,
-  clbResourceArgs,
-} from "../manifests/clbSettings";
+import { aclEntryRole, clbAnnotations, clbResourceArgs } from "../manifests/clbSettings";
 
 /** Arguments of {@link Clb}. */
 export interface ClbArgs {
   /** Where the CLB comes from and how it is billed; `allowedCidrs` for the whitelist. */
-  config: ClbConfig;
+  config: ClbSettings;
   /**
    * Name of a CLB or ACL this stack creates (unique per account and region).
    * @default "tcp-shift-<stack>"

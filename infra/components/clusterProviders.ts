@@ -7,7 +7,8 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config/stackConfig";
+import type { DataPlaneAccess, MeshAccess } from "../config/settings";
+import type { StackConfig, StackSecrets } from "../config/stackConfig";
 import { DATA_PLANE_PROVIDER_NAME, MESH_PROVIDER_NAME } from "../constants";
 
 /** Where each kind of object goes. */
@@ -19,23 +20,26 @@ export interface ClusterProviders {
 }
 
 /** Kubeconfig of the data plane: from config, from `clusterId`, or the ambient one (undefined). */
-function dataPlaneKubeconfig({ config, secrets }: StackConfig) {
-  if (secrets.kubeconfig) return pulumi.secret(secrets.kubeconfig);
-  if (config.clusterId) {
-    const credential = alicloud.cs.getClusterCredentialOutput({ clusterId: config.clusterId });
-    return pulumi.secret(credential.kubeConfig);
+function dataPlaneKubeconfig(access: DataPlaneAccess, secrets: StackSecrets) {
+  switch (access.source) {
+    case "kubeconfig":
+      return secrets.kubeconfig ? pulumi.secret(secrets.kubeconfig) : undefined;
+    case "clusterId": {
+      const credential = alicloud.cs.getClusterCredentialOutput({ clusterId: access.clusterId });
+      return pulumi.secret(credential.kubeConfig);
+    }
+    case "ambient":
+      return undefined;
   }
-  return undefined;
 }
 
 /** Kubeconfig of the ASM control plane: from config or from `meshId`. */
-function meshKubeconfig({ config, secrets }: StackConfig): pulumi.Output<string> {
-  if (secrets.meshKubeconfig) return pulumi.secret(secrets.meshKubeconfig);
-  const meshId = config.meshId;
-  if (!meshId) {
-    // missingClusterAccess rejects this before any provider is created.
+function meshKubeconfig(access: MeshAccess, secrets: StackSecrets): pulumi.Output<string> {
+  if (access.source === "kubeconfig" && secrets.meshKubeconfig)
+    return pulumi.secret(secrets.meshKubeconfig);
+  if (access.source !== "meshId")
     throw new pulumi.RunError("asm mode needs tcp-shift:meshId or tcp-shift:meshKubeconfig");
-  }
+  const meshId = access.meshId;
   const meshes = alicloud.servicemesh.getServiceMeshesOutput({
     ids: [meshId],
     enableDetails: true,
@@ -54,14 +58,16 @@ function meshKubeconfig({ config, secrets }: StackConfig): pulumi.Output<string>
 }
 
 /** Create the providers the mode needs. */
-export function createClusterProviders(stack: StackConfig): ClusterProviders {
+export function createClusterProviders({ settings, secrets }: StackConfig): ClusterProviders {
   const dataPlane = new k8s.Provider(DATA_PLANE_PROVIDER_NAME, {
-    kubeconfig: dataPlaneKubeconfig(stack),
+    kubeconfig: dataPlaneKubeconfig(settings.access.dataPlane, secrets),
     // The standalone route ConfigMap must be updated in place (the gateway reloads it), not
     // replaced: a replace deletes the ConfigMap with a fixed name before recreating it.
     enableConfigMapMutable: true,
   });
-  if (stack.config.mode !== "asm") return { dataPlane, mesh: dataPlane };
-  const mesh = new k8s.Provider(MESH_PROVIDER_NAME, { kubeconfig: meshKubeconfig(stack) });
+  if (settings.mode !== "asm") return { dataPlane, mesh: dataPlane };
+  const mesh = new k8s.Provider(MESH_PROVIDER_NAME, {
+    kubeconfig: meshKubeconfig(settings.access.mesh, secrets),
+  });
   return { dataPlane, mesh };
 }

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { AppSettings } from "../config/settings";
 import { VERSIONS } from "../constants";
 import {
-  type EchoConfig,
   echoDeployment,
   echoDisruptionBudget,
   echoService,
@@ -11,15 +11,10 @@ import {
 
 /** Arguments of {@link EchoApp}. */
 export interface EchoAppArgs {
-  /** Names, images, prefixes, replicas and resources of the two versions. */
-  config: EchoConfig;
+  /** Names, images, prefixes, replicas, resources and disruption budgets of the two versions. */
+  app: AppSettings;
   /** The data-plane cluster. */
   provider: k8s.Provider;
-  /**
-   * Add a PodDisruptionBudget per version (needs replicas >= 2).
-   * @default false
-   */
-  podDisruptionBudget?: boolean;
   /**
    * Add a Service per version (`<app>-v1`, `<app>-v2`): the bundled gateway's endpoints.
    * @default false
@@ -37,32 +32,32 @@ export class EchoApp extends pulumi.ComponentResource {
 
   constructor(name: string, args: EchoAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tcp-shift:app:EchoApp", name, {}, opts);
-    const podDisruptionBudget = args.podDisruptionBudget ?? false;
+    const podDisruptionBudget = args.app.podDisruptionBudget;
     const versionServices = args.versionServices ?? false;
     const childOpts = { parent: this, provider: args.provider };
 
     for (const version of VERSIONS) {
       new k8s.apps.v1.Deployment(
         `${name}-${version}`,
-        echoDeployment(args.config, version),
+        echoDeployment(args.app, version),
         childOpts,
       );
       if (versionServices) {
         new k8s.core.v1.Service(
           `${name}-${version}-service`,
-          echoVersionService(args.config, version),
+          echoVersionService(args.app, version),
           childOpts,
         );
       }
       if (podDisruptionBudget) {
         new k8s.policy.v1.PodDisruptionBudget(
           `${name}-${version}-pdb`,
-          echoDisruptionBudget(args.config, version),
+          echoDisruptionBudget(args.app, version),
           childOpts,
         );
       }
     }
-    const service = new k8s.core.v1.Service(`${name}-service`, echoService(args.config), childOpts);
+    const service = new k8s.core.v1.Service(`${name}-service`, echoService(args.app), childOpts);
     this.serviceName = service.metadata.name;
     this.registerOutputs({ serviceName: this.serviceName });
   }

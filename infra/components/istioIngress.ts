@@ -1,13 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { TcpShiftConfig } from "../config/config";
 import { istioIngressService } from "../manifests/ingressManifests";
 import { loadBalancerHost } from "./loadBalancerHost";
 
 /** Arguments of {@link IstioIngress}. */
 export interface IstioIngressArgs {
-  /** App name (names the Service) and the ingress port. */
-  config: Pick<TcpShiftConfig, "appName" | "ingressPort">;
+  /** App name: names the Service `<app>-ingress`. */
+  appName: string;
+  /** TCP port of the ingress and the CLB listener. */
+  port: number;
   /** CLB annotations (from `Clb`). */
   annotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** The Istio cluster. */
@@ -29,7 +30,7 @@ export class IstioIngress extends pulumi.ComponentResource {
     super("tcp-shift:ingress:IstioIngress", name, {}, opts);
     const service = new k8s.core.v1.Service(
       `${name}-service`,
-      istioIngressService(args.config, args.annotations),
+      istioIngressService(args.appName, args.port, args.annotations),
       { parent: this, provider: args.provider },
     );
     this.host = args.address ?? loadBalancerHost(service);

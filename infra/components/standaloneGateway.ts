@@ -10,7 +10,7 @@ import { loadBalancerHost } from "./loadBalancerHost";
 
 /** Arguments of {@link StandaloneGateway}. */
 export interface StandaloneGatewayArgs {
-  /** App names and ports, `weightV2`, balance, replicas and resources of the gateway. */
+  /** The app it routes to, its port, `weightV2`, and the gateway's pods and listener options. */
   config: GatewayConfig;
   /** The gateway image: `gatewayImage`, or the digest-pinned ref of a `GatewayImage` build. */
   image: pulumi.Input<string>;

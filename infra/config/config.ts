@@ -16,6 +16,7 @@ import {
   INGRESS_TCP_PORT,
   ISTIO_NETWORKING_API_VERSIONS,
   PROJECT_NAME,
+  TCP_ROUTE_API_VERSIONS,
 } from "../constants";
 
 /** Error code for invalid configuration. */
@@ -23,7 +24,9 @@ export const CONFIG_ERROR_CODE = "E_CONFIG";
 
 const MODES = ["asm", "istio", "standalone"] as const;
 const CLB_SOURCES = ["create", "reuse", "controller"] as const;
-const GATEWAY_BALANCES = ["smooth", "random"] as const;
+const GATEWAY_BALANCES = ["smooth", "random", "sticky"] as const;
+const SPLITTERS = ["mesh", "gateway"] as const;
+const ROUTING_APIS = ["istio", "gateway-api"] as const;
 
 /** Integers arrive as strings from the CLI; accept only whole decimal numbers. */
 function toInteger(value: unknown): unknown {
@@ -112,6 +115,10 @@ const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
 const QUANTITY_ALLOWED = "a Kubernetes quantity such as 100m, 0.5, 64Mi or 1Gi";
 const PREFIX = /^[^\s]{1,64}$/;
 const PREFIX_ALLOWED = "1 to 64 characters without spaces or newlines";
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const DNS_SUBDOMAIN_ALLOWED = "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')";
+const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
+const DURATION_ALLOWED = "a duration such as 30s, 10m, 1h or 1h30m (empty: never)";
 const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
 
 /**
@@ -152,6 +159,22 @@ const configShape = {
   memoryLimit: matching(QUANTITY, QUANTITY_ALLOWED).default("64Mi"),
   /** API version of Gateway, VirtualService and DestinationRule. @default "networking.istio.io/v1beta1" */
   istioApiVersion: oneOf(ISTIO_NETWORKING_API_VERSIONS, "networking.istio.io/v1beta1"),
+  /**
+   * Which objects route the ingress port (asm and istio modes): Istio's Gateway, VirtualService
+   * and DestinationRule, or the Kubernetes Gateway API's Gateway and TCPRoute. @default "istio"
+   */
+  routingApi: oneOf(ROUTING_APIS, "istio"),
+  /** Gateway class of the Gateway API `Gateway` (routingApi gateway-api). @default "istio" */
+  gatewayClassName: matching(DNS_SUBDOMAIN, DNS_SUBDOMAIN_ALLOWED).default("istio"),
+  /** API version of the TCPRoute (routingApi gateway-api). @default "gateway.networking.k8s.io/v1alpha2" */
+  tcpRouteApiVersion: oneOf(TCP_ROUTE_API_VERSIONS, "gateway.networking.k8s.io/v1alpha2"),
+  /**
+   * Who applies the weights (asm and istio modes): `mesh`, the ingress Envoy's route (a weight
+   * change rewrites its listener, which cuts open TCP connections), or `gateway`, the bundled
+   * gateway behind one fixed mesh route (a weight change is one ConfigMap update; no connection
+   * is cut). @default "mesh"
+   */
+  splitter: oneOf(SPLITTERS, "mesh"),
   /** Ingress gateway pods (ASM IstioGateway replicaCount, or the bundled gateway). @default 1 */
   gatewayReplicas: integer(1, 50, 1),
   /**
@@ -208,8 +231,32 @@ const configShape = {
   registryPassword: unset(
     z.string({ error: "must be a non-empty string" }).min(1, "must be a non-empty string"),
   ),
-  /** How the bundled gateway picks a version per connection. @default "smooth" */
+  /**
+   * How the bundled gateway picks a version per connection: `smooth` (exact shares), `random`,
+   * or `sticky` (by client address: a client keeps its version, a weight change moves clients one
+   * way only). @default "smooth"
+   */
   gatewayBalance: oneOf(GATEWAY_BALANCES, "smooth"),
+  /**
+   * The bundled gateway expects a PROXY protocol header (v1 or v2) on every connection, e.g. from
+   * a CLB or Envoy that sends one, and takes the client address from it. @default false
+   */
+  gatewayProxyProtocol: boolean(false),
+  /**
+   * Once a version's weight has been 0 this long, the bundled gateway closes its open
+   * connections (oldest first, at most `drainRate` per second) so clients reconnect to the
+   * versions with weight. Empty: never.
+   */
+  drainAfter: unset(
+    matching(DURATION, DURATION_ALLOWED).refine((text) => text !== "", DURATION_ALLOWED),
+  ),
+  /** Connections per second a drain closes at most (jittered). @default 10 */
+  drainRate: integer(1, 10_000, 10),
+  /**
+   * Namespace allowed to reach the bundled gateway's admin port (metrics) besides the app's own,
+   * e.g. where Prometheus runs; the NetworkPolicy allows only these.
+   */
+  metricsNamespace: unset(matching(DNS_LABEL, DNS_LABEL_ALLOWED)),
   /** CPU request per ingress gateway pod (ASM IstioGateway or the bundled gateway). @default "100m" */
   gatewayCpuRequest: matching(QUANTITY, QUANTITY_ALLOWED).default("100m"),
   /** Memory request per ingress gateway pod. @default "128Mi" */
@@ -242,10 +289,34 @@ export const configSchema = z
       problem("podDisruptionBudget", "needs replicas of 2 or more (1 replica would block drains)");
     if (config.ingressPort === config.appPort && config.mode === "standalone")
       problem("ingressPort", "must differ from appPort in standalone mode");
-    if (config.mode === "standalone" && !config.gatewayImage)
-      problem("gatewayImage", "is required in standalone mode (the image built from dataplane/)");
-    if (config.gatewayBuild && config.mode !== "standalone")
-      problem("gatewayBuild", "is only allowed in standalone mode");
+    const bundledGateway = config.mode === "standalone" || config.splitter === "gateway";
+    if (bundledGateway && !config.gatewayImage)
+      problem(
+        "gatewayImage",
+        `is required ${config.mode === "standalone" ? "in standalone mode" : "with splitter gateway"} (the image built from dataplane/)`,
+      );
+    if (config.gatewayBuild && !bundledGateway)
+      problem(
+        "gatewayBuild",
+        "is only allowed with the bundled gateway (standalone mode or splitter gateway)",
+      );
+    const bundledOnly =
+      "is only allowed with the bundled gateway (standalone mode or splitter gateway)";
+    if (!bundledGateway && config.gatewayBalance !== "smooth")
+      problem("gatewayBalance", bundledOnly);
+    if (!bundledGateway && config.gatewayProxyProtocol)
+      problem("gatewayProxyProtocol", bundledOnly);
+    if (!bundledGateway && config.drainAfter !== undefined) problem("drainAfter", bundledOnly);
+    if (config.mode === "standalone" && config.splitter === "gateway")
+      problem(
+        "splitter",
+        "is only allowed in asm and istio modes (standalone mode always splits in the bundled gateway)",
+      );
+    if (config.mode === "standalone" && config.routingApi !== "istio")
+      problem(
+        "routingApi",
+        "is only allowed in asm and istio modes (standalone mode has no mesh routes)",
+      );
     if (config.gatewayBuild && !(config.registryUsername && config.registryPassword))
       problem("registryPassword", "is required with gatewayBuild, as is registryUsername");
     if (config.prefixV1 === config.prefixV2)
@@ -254,7 +325,6 @@ export const configSchema = z
 
 /** Validated configuration, with defaults filled in. */
 export type TcpShiftConfig = z.infer<typeof configSchema>;
-export type Mode = TcpShiftConfig["mode"];
 
 /** Keys that hold credentials: always Pulumi secrets, never printed. */
 export const SECRET_KEYS = ["kubeconfig", "meshKubeconfig", "registryPassword"] as const;

@@ -1,21 +1,23 @@
 /**
  * The only place that reads `new pulumi.Config()`: every `tcp-shift:` key, validated by
- * `parseConfig`, then the cluster-access check. Both fail with a `pulumi.RunError` (message only,
- * no stack trace) before the program registers any resource.
+ * `parseConfig`, then the cluster-access check, then shaped by mode (`toStackSettings`). Both
+ * checks fail with a `pulumi.RunError` (message only, no stack trace) before the program
+ * registers any resource.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { UserError } from "../../contract/userError";
 import { PROJECT_NAME } from "../constants";
 import { describeMissingAccess, missingClusterAccess } from "./clusterAccess";
 import { CONFIG_KEYS, parseConfig, projectKeys, SECRET_KEYS, type TcpShiftConfig } from "./config";
+import { type StackSettings, toStackSettings } from "./settings";
 
 /** Credentials, kept as Pulumi secrets from the config store to the providers that use them. */
 export type StackSecrets = Partial<Record<(typeof SECRET_KEYS)[number], pulumi.Output<string>>>;
 
-/** The validated config of the current stack, and its credentials as secrets. */
+/** The validated config of the current stack, shaped by mode, and its credentials as secrets. */
 export interface StackConfig {
-  /** Every key, validated, defaults filled in. Use `secrets` for credentials, not this. */
-  config: TcpShiftConfig;
+  /** What to declare, one shape per mode; holds no credential. */
+  settings: StackSettings;
   /** The secret keys that are set, as secret Outputs. */
   secrets: StackSecrets;
 }
@@ -57,5 +59,5 @@ export function loadStackConfig(): StackConfig {
     // Unset credentials arrive as "" (the Pulumi.yaml default) and are left out.
     if (config[key] !== undefined) secrets[key] = store.requireSecret(key);
   }
-  return { config, secrets };
+  return { settings: toStackSettings(config), secrets };
 }

@@ -2,23 +2,11 @@
  * How the ingress gets its CLB, as plain data: the annotations on the LoadBalancer Service (or on
  * ASM's IstioGateway `serviceAnnotations`) and the arguments of a CLB this stack creates.
  */
-import type { TcpShiftConfig } from "../config/config";
+import type { ClbSettings } from "../config/settings";
 import { CLB_ANNOTATIONS, PROJECT_NAME } from "../constants";
 
-/** The config keys the CLB reads. */
-export type ClbConfig = Pick<
-  TcpShiftConfig,
-  | "clb"
-  | "clbId"
-  | "clbAddressType"
-  | "clbVswitchId"
-  | "clbInstanceChargeType"
-  | "clbSpec"
-  | "clbInternetChargeType"
-  | "clbBandwidth"
-  | "clbDeleteProtection"
-  | "allowedCidrs"
->;
+/** The CLB's settings. */
+export type ClbConfig = ClbSettings;
 
 /** Ids the annotations point at: plain strings in tests and render, Outputs in the program. */
 export interface ClbRefs<T> {

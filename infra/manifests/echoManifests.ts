@@ -4,7 +4,7 @@
  * `podDisruptionBudget` add. Shared by the `EchoApp` component, render and the tests.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import type { TcpShiftConfig } from "../config/config";
+import type { AppSettings } from "../config/settings";
 import { APP_LABEL, VERSION_LABEL, type Version } from "../constants";
 import { objectNames } from "./objectNames";
 import {
@@ -15,44 +15,28 @@ import {
   tcpServicePort,
 } from "./podSecurity";
 
-/** The config keys the echo app reads. */
-export type EchoConfig = Pick<
-  TcpShiftConfig,
-  | "namespace"
-  | "appName"
-  | "appPort"
-  | "imageV1"
-  | "imageV2"
-  | "prefixV1"
-  | "prefixV2"
-  | "replicas"
-  | "cpuRequest"
-  | "memoryRequest"
-  | "cpuLimit"
-  | "memoryLimit"
->;
+/** The app's name, namespace and port: what Services and endpoints need. */
+export type AppAddress = Pick<AppSettings, "name" | "namespace" | "port">;
 
 /** Pod labels of one version, exactly the tutorial's: `{app, version}`. */
-export function echoPodLabels(config: Pick<TcpShiftConfig, "appName">, version: Version) {
-  return { [APP_LABEL]: config.appName, [VERSION_LABEL]: version };
+export function echoPodLabels(app: Pick<AppSettings, "name">, version: Version) {
+  return { [APP_LABEL]: app.name, [VERSION_LABEL]: version };
 }
 
 /** Selector of the Service over both versions: `{app}` (the tutorial selects on `app` only). */
-export function echoServiceSelector(config: Pick<TcpShiftConfig, "appName">) {
-  return { [APP_LABEL]: config.appName };
+export function echoServiceSelector(app: Pick<AppSettings, "name">) {
+  return { [APP_LABEL]: app.name };
 }
 
 /** The Deployment of one version: the tutorial's, plus restricted security, resources, probes. */
-export function echoDeployment(config: EchoConfig, version: Version) {
-  const labels = echoPodLabels(config, version);
-  const image = version === "v1" ? config.imageV1 : config.imageV2;
-  const prefix = version === "v1" ? config.prefixV1 : config.prefixV2;
+export function echoDeployment(app: AppSettings, version: Version) {
+  const labels = echoPodLabels(app, version);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name: objectNames(config.appName).version(version), namespace: config.namespace },
+    metadata: { name: objectNames(app.name).version(version), namespace: app.namespace },
     spec: {
-      replicas: config.replicas,
+      replicas: app.replicas,
       selector: { matchLabels: labels },
       template: {
         metadata: { labels },
@@ -61,14 +45,14 @@ export function echoDeployment(config: EchoConfig, version: Version) {
           securityContext: restrictedPodSecurityContext(),
           containers: [
             {
-              name: config.appName,
-              image,
+              name: app.name,
+              image: app.images[version],
               imagePullPolicy: "IfNotPresent",
-              args: [String(config.appPort), prefix],
-              ports: [{ containerPort: config.appPort }],
-              resources: containerResources(config),
+              args: [String(app.port), app.prefixes[version]],
+              ports: [{ containerPort: app.port }],
+              resources: containerResources(app.resources),
               securityContext: restrictedContainerSecurityContext(),
-              ...tcpProbes(config.appPort),
+              ...tcpProbes(app.port),
             },
           ],
         },
@@ -78,59 +62,53 @@ export function echoDeployment(config: EchoConfig, version: Version) {
 }
 
 /** The tutorial's Service `tcp-echo`: port `appPort` named `tcp`, selecting both versions. */
-export function echoService(config: Pick<EchoConfig, "namespace" | "appName" | "appPort">) {
+export function echoService(app: AppAddress) {
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name: objectNames(config.appName).service, namespace: config.namespace },
+    metadata: { name: objectNames(app.name).service, namespace: app.namespace },
     spec: {
       type: "ClusterIP",
-      selector: echoServiceSelector(config),
-      ports: [tcpServicePort(config.appPort)],
+      selector: echoServiceSelector(app),
+      ports: [tcpServicePort(app.port)],
     },
   } satisfies k8s.types.input.core.v1.Service;
 }
 
-/** Standalone mode: a Service per version (`tcp-echo-v1`), the bundled gateway's endpoints. */
-export function echoVersionService(
-  config: Pick<EchoConfig, "namespace" | "appName" | "appPort">,
-  version: Version,
-) {
-  const labels = echoPodLabels(config, version);
+/** A Service per version (`tcp-echo-v1`): the bundled gateway's endpoints. */
+export function echoVersionService(app: AppAddress, version: Version) {
+  const labels = echoPodLabels(app, version);
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
-      name: objectNames(config.appName).version(version),
-      namespace: config.namespace,
+      name: objectNames(app.name).version(version),
+      namespace: app.namespace,
       labels,
     },
     spec: {
       type: "ClusterIP",
       selector: labels,
-      ports: [tcpServicePort(config.appPort)],
+      ports: [tcpServicePort(app.port)],
     },
   } satisfies k8s.types.input.core.v1.Service;
 }
 
 /** In-cluster address of one version's Service, `host:port`, for the gateway's route file. */
-export function echoVersionEndpoint(
-  config: Pick<EchoConfig, "namespace" | "appName" | "appPort">,
-  version: Version,
-): string {
-  const name = objectNames(config.appName).version(version);
-  return `${name}.${config.namespace}.svc.cluster.local:${config.appPort}`;
+export function echoVersionEndpoint(app: AppAddress, version: Version): string {
+  const name = objectNames(app.name).version(version);
+  return `${name}.${app.namespace}.svc.cluster.local:${app.port}`;
 }
 
 /** A PodDisruptionBudget per version: at most one pod of it down during voluntary disruptions. */
 export function echoDisruptionBudget(
-  config: Pick<EchoConfig, "namespace" | "appName">,
+  app: Pick<AppSettings, "name" | "namespace">,
   version: Version,
 ) {
   return {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
-    metadata: { name: objectNames(config.appName).version(version), namespace: config.namespace },
-    spec: { maxUnavailable: 1, selector: { matchLabels: echoPodLabels(config, version) } },
+    metadata: { name: objectNames(app.name).version(version), namespace: app.namespace },
+    spec: { maxUnavailable: 1, selector: { matchLabels: echoPodLabels(app, version) } },
   } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
 }

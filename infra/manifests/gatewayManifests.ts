@@ -6,7 +6,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { RouteFileInput } from "../../contract/routeFile";
-import type { TcpShiftConfig } from "../config/config";
+import type { AppSettings, BundledGatewaySettings } from "../config/settings";
 import {
   APP_LABEL,
   GATEWAY_ADMIN_PORT,
@@ -27,39 +27,41 @@ import { buildGatewayRoutes } from "./gatewayRoutes";
 import { tcpLoadBalancerService } from "./ingressManifests";
 import { objectNames } from "./objectNames";
 import {
-  gatewayResources,
+  containerResources,
   httpProbes,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from "./podSecurity";
 
-/** The config keys standalone mode reads. */
-export type GatewayConfig = Pick<
-  TcpShiftConfig,
-  | "namespace"
-  | "appName"
-  | "appPort"
-  | "ingressPort"
-  | "weightV2"
-  | "gatewayBalance"
-  | "gatewayReplicas"
-  | "gatewayCpuRequest"
-  | "gatewayMemoryRequest"
-  | "gatewayCpuLimit"
-  | "gatewayMemoryLimit"
->;
-
-/** Pod labels of the gateway: `{app: <app>-gateway}`. */
-export function gatewayPodLabels(config: Pick<TcpShiftConfig, "appName">) {
-  return { [APP_LABEL]: objectNames(config.appName).gateway };
+/** What the bundled gateway's objects are built from. */
+export interface GatewayConfig {
+  /** The app it routes to (name, namespace, port of the per-version Services). */
+  app: Pick<AppSettings, "name" | "namespace" | "port">;
+  /** Port the gateway accepts on (its Service and container port). */
+  port: number;
+  /** Percent of new connections to v2. */
+  weightV2: number;
+  /** Pods, resources, balance, PROXY protocol and drain. */
+  gateway: BundledGatewaySettings;
 }
 
-/** The route file: listen on `ingressPort`, one route per weighted version to its Service. */
+/** Pod labels of the gateway: `{app: <app>-gateway}`. */
+export function gatewayPodLabels(appName: string) {
+  return { [APP_LABEL]: objectNames(appName).gateway };
+}
+
+/** The route file: listen on `port`, one route per version to its Service. */
 export function gatewayRouteFile(config: GatewayConfig): RouteFileInput {
   const endpoints = Object.fromEntries(
-    VERSIONS.map((version) => [version, [echoVersionEndpoint(config, version)]]),
+    VERSIONS.map((version) => [version, [echoVersionEndpoint(config.app, version)]]),
   ) as Record<Version, string[]>;
-  return buildGatewayRoutes({ config, listen: `0.0.0.0:${config.ingressPort}`, endpoints });
+  return buildGatewayRoutes({
+    name: config.app.name,
+    weightV2: config.weightV2,
+    options: config.gateway,
+    listen: `0.0.0.0:${config.port}`,
+    endpoints,
+  });
 }
 
 /** ConfigMap `<app>-routes` holding the route file (`routes.json`, indented for `kubectl get`). */
@@ -67,7 +69,7 @@ export function gatewayRoutesConfigMap(config: GatewayConfig) {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: { name: objectNames(config.appName).gatewayRoutes, namespace: config.namespace },
+    metadata: { name: objectNames(config.app.name).gatewayRoutes, namespace: config.app.namespace },
     data: { [GATEWAY_ROUTES_FILE]: `${JSON.stringify(gatewayRouteFile(config), null, 2)}\n` },
   } satisfies k8s.types.input.core.v1.ConfigMap;
 }
@@ -77,14 +79,14 @@ export function gatewayRoutesConfigMap(config: GatewayConfig) {
  * only a directory mount receives updates (Kubernetes swaps a symlink in it).
  */
 export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
-  const names = objectNames(config.appName);
-  const labels = gatewayPodLabels(config);
+  const names = objectNames(config.app.name);
+  const labels = gatewayPodLabels(config.app.name);
   return {
     apiVersion: "apps/v1" as const,
     kind: "Deployment" as const,
-    metadata: { name: names.gateway, namespace: config.namespace },
+    metadata: { name: names.gateway, namespace: config.app.namespace },
     spec: {
-      replicas: config.gatewayReplicas,
+      replicas: config.gateway.replicas,
       selector: { matchLabels: labels },
       template: {
         metadata: { labels },
@@ -114,14 +116,14 @@ export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
                 preStop: { exec: { command: ["sleep", String(GATEWAY_PRE_STOP_SECONDS)] } },
               },
               ports: [
-                { name: TCP_PORT_NAME, containerPort: config.ingressPort, protocol: "TCP" },
+                { name: TCP_PORT_NAME, containerPort: config.port, protocol: "TCP" },
                 {
                   name: GATEWAY_ADMIN_PORT_NAME,
                   containerPort: GATEWAY_ADMIN_PORT,
                   protocol: "TCP",
                 },
               ],
-              resources: gatewayResources(config),
+              resources: containerResources(config.gateway.resources),
               securityContext: restrictedContainerSecurityContext(),
               ...httpProbes(GATEWAY_ADMIN_PORT_NAME, GATEWAY_LIVENESS_PATH, GATEWAY_READINESS_PATH),
               volumeMounts: [
@@ -140,17 +142,17 @@ export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
   };
 }
 
-/** LoadBalancer Service `<app>-gateway` on `ingressPort`, with the CLB annotations. */
+/** LoadBalancer Service `<app>-gateway` on the gateway's port, with the CLB annotations. */
 export function gatewayService<A = Record<string, string>>(
-  config: Pick<GatewayConfig, "namespace" | "appName" | "ingressPort">,
+  config: Pick<GatewayConfig, "app" | "port">,
   annotations: A,
 ) {
   return tcpLoadBalancerService({
-    name: objectNames(config.appName).gateway,
-    namespace: config.namespace,
+    name: objectNames(config.app.name).gateway,
+    namespace: config.app.namespace,
     annotations,
-    selector: gatewayPodLabels(config),
-    port: config.ingressPort,
+    selector: gatewayPodLabels(config.app.name),
+    port: config.port,
     targetPort: TCP_PORT_NAME,
   });
 }

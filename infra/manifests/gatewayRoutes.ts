@@ -1,17 +1,29 @@
 /**
  * The bundled gateway's route file for one app, built from `weightV2` by the same function that
- * builds the VirtualService weights. Standalone mode puts it in a ConfigMap; local mode writes it
- * to a temporary file.
+ * builds the VirtualService weights. Standalone mode and the mesh splitter put it in a ConfigMap;
+ * local mode hands it to an in-process gateway.
  */
 import type { RouteFileInput } from "../../contract/routeFile";
+import { VERSIONS, type Version } from "../../contract/versions";
 import type { TcpShiftConfig } from "../config/config";
-import { CLB_TCP_IDLE_SECONDS, type Version } from "../constants";
-import { weightedVersions } from "./weights";
+import { type BundledGatewaySettings, durationSeconds } from "../config/settings";
+import { CLB_TCP_IDLE_SECONDS } from "../constants";
+import { splitWeights } from "./weights";
+
+/** The gateway settings a route file carries (the rest shape its Deployment). */
+export type GatewayRouteOptions = Pick<
+  BundledGatewaySettings,
+  "balance" | "proxyProtocol" | "drainAfterSeconds" | "drainRate"
+>;
 
 /** Inputs of `buildGatewayRoutes`. */
 export interface GatewayRoutesArgs {
-  /** The validated config (weights, app name, balance). */
-  config: Pick<TcpShiftConfig, "appName" | "weightV2" | "gatewayBalance">;
+  /** Listener name: the app's name. */
+  name: string;
+  /** Percent of new connections to v2. */
+  weightV2: number;
+  /** Balance, PROXY protocol and drain of the listener. */
+  options: GatewayRouteOptions;
   /** Address the gateway accepts on, `host:port`. */
   listen: string;
   /** Backends of each version, `host:port`. */
@@ -19,27 +31,54 @@ export interface GatewayRoutesArgs {
 }
 
 /**
- * One listener named after the app, one route per version that receives traffic, in version
- * order. A version at weight 0 gets no route, exactly as it gets no VirtualService destination.
+ * One listener named after the app, one route per version in version order, weights from
+ * `splitWeights`. Unlike a VirtualService destination, a version at weight 0 keeps its route
+ * (weight 0, picked by no new connection): the gateway then still knows its open connections and
+ * can drain them (`drainAfterSeconds`), and `sticky` keeps its buckets in place.
  */
 export function buildGatewayRoutes({
-  config,
+  name,
+  weightV2,
+  options,
   listen,
   endpoints,
 }: GatewayRoutesArgs): RouteFileInput {
+  const weights = splitWeights(weightV2);
   return {
     listeners: [
       {
-        name: config.appName,
+        name,
         listen,
-        balance: config.gatewayBalance,
+        balance: options.balance,
+        proxyProtocol: options.proxyProtocol,
+        ...(options.drainAfterSeconds === undefined
+          ? {}
+          : { drainAfterSeconds: options.drainAfterSeconds }),
+        drainRate: options.drainRate,
         idleTimeoutSeconds: CLB_TCP_IDLE_SECONDS,
-        routes: weightedVersions(config.weightV2).map(({ version, weight }) => ({
+        routes: VERSIONS.map((version) => ({
           name: version,
-          weight,
+          weight: weights[version],
           endpoints: endpoints[version],
         })),
       },
     ],
+  };
+}
+
+/** The route options of flat config (local mode, which has no cluster access to shape). */
+export function gatewayRouteOptions(
+  config: Pick<
+    TcpShiftConfig,
+    "gatewayBalance" | "gatewayProxyProtocol" | "drainAfter" | "drainRate"
+  >,
+): GatewayRouteOptions {
+  return {
+    balance: config.gatewayBalance,
+    proxyProtocol: config.gatewayProxyProtocol,
+    ...(config.drainAfter === undefined
+      ? {}
+      : { drainAfterSeconds: durationSeconds(config.drainAfter) }),
+    drainRate: config.drainRate,
   };
 }

@@ -4,7 +4,7 @@
  * istio mode: a dedicated LoadBalancer Service in istio-system selecting the ingress gateway pods,
  * so Istio's own Service is left alone.
  */
-import type { TcpShiftConfig } from "../config/config";
+import type { IngressSettings } from "../config/settings";
 import {
   ASM_GATEWAY_API_VERSION,
   ASM_GATEWAY_KIND,
@@ -13,21 +13,15 @@ import {
   ISTIO_SYSTEM_NAMESPACE,
 } from "../constants";
 import { objectNames } from "./objectNames";
-import { gatewayResources, tcpServicePort } from "./podSecurity";
+import { containerResources, tcpServicePort } from "./podSecurity";
 
-/** The config keys of the ASM ingress gateway. */
-export type AsmIngressConfig = Pick<
-  TcpShiftConfig,
-  | "ingressPort"
-  | "gatewayReplicas"
-  | "gatewayCpuRequest"
-  | "gatewayMemoryRequest"
-  | "gatewayCpuLimit"
-  | "gatewayMemoryLimit"
-> & {
+/** What ASM's ingress gateway is built from. */
+export interface AsmIngressConfig {
+  /** Port, replicas and resources of the gateway pods. */
+  ingress: IngressSettings;
   /** ACK cluster ASM deploys the gateway to. */
   clusterId: string;
-};
+}
 
 /**
  * ASM's `IstioGateway ingressgateway` in istio-system: port `ingressPort`, CLB annotations
@@ -44,9 +38,9 @@ export function asmIngressGateway<A = Record<string, string>>(
     spec: {
       gatewayType: "ingress",
       clusterIds: [config.clusterId],
-      replicaCount: config.gatewayReplicas,
-      ports: [tcpServicePort(config.ingressPort)],
-      resources: gatewayResources(config),
+      replicaCount: config.ingress.replicas,
+      ports: [tcpServicePort(config.ingress.port)],
+      resources: containerResources(config.ingress.resources),
       serviceType: "LoadBalancer",
       serviceAnnotations,
     },
@@ -83,14 +77,15 @@ export function tcpLoadBalancerService<A>(args: TcpLoadBalancerServiceArgs<A>) {
 
 /** istio mode: a LoadBalancer Service on `ingressPort` in front of `istio: ingressgateway`. */
 export function istioIngressService<A = Record<string, string>>(
-  config: Pick<TcpShiftConfig, "appName" | "ingressPort">,
+  appName: string,
+  ingressPort: number,
   annotations: A,
 ) {
   return tcpLoadBalancerService({
-    name: objectNames(config.appName).ingressService,
+    name: objectNames(appName).ingressService,
     namespace: ISTIO_SYSTEM_NAMESPACE,
     annotations,
     selector: { ...INGRESS_GATEWAY_SELECTOR },
-    port: config.ingressPort,
+    port: ingressPort,
   });
 }

@@ -3,10 +3,11 @@
  * `tcp-echo` (weights from `weightedVersions`, the same function the bundled gateway uses) and
  * DestinationRule `tcp-echo-destination`. Shared by the `MeshRoutes` component, render and tests.
  */
-import type { TcpShiftConfig } from "../config/config";
+import type { AppSettings } from "../config/settings";
 import {
   INGRESS_GATEWAY_SELECTOR,
   ISTIO_NETWORKING_API_VERSIONS,
+  type IstioNetworkingApiVersion,
   TCP_PORT_NAME,
   VERSION_LABEL,
   VERSIONS,
@@ -14,18 +15,24 @@ import {
 import { objectNames } from "./objectNames";
 import { weightedVersions } from "./weights";
 
-/** The config keys the mesh routes read. */
-export type MeshRoutesConfig = Pick<
-  TcpShiftConfig,
-  "namespace" | "appName" | "appPort" | "ingressPort" | "weightV2" | "istioApiVersion"
->;
+/** What the Istio routing objects are built from. */
+export interface MeshRoutesConfig {
+  /** The app's name, namespace and port (the route's destination). */
+  app: Pick<AppSettings, "name" | "namespace" | "port">;
+  /** TCP port of the ingress gateway. */
+  ingressPort: number;
+  /** Percent of new connections to v2. */
+  weightV2: number;
+  /** API version of Gateway, VirtualService and DestinationRule. */
+  apiVersion: IstioNetworkingApiVersion;
+}
 
 /** Gateway: one TCP server on `ingressPort` on the `istio: ingressgateway` pods, any host. */
 export function istioGateway(config: MeshRoutesConfig) {
   return {
-    apiVersion: config.istioApiVersion,
+    apiVersion: config.apiVersion,
     kind: "Gateway",
-    metadata: { name: objectNames(config.appName).istioGateway, namespace: config.namespace },
+    metadata: { name: objectNames(config.app.name).istioGateway, namespace: config.app.namespace },
     spec: {
       selector: { ...INGRESS_GATEWAY_SELECTOR },
       servers: [
@@ -44,12 +51,12 @@ export function istioGateway(config: MeshRoutesConfig) {
  * else two destinations whose weights sum to 100.
  */
 export function virtualService(config: MeshRoutesConfig) {
-  const names = objectNames(config.appName);
+  const names = objectNames(config.app.name);
   const destinations = weightedVersions(config.weightV2);
   return {
-    apiVersion: config.istioApiVersion,
+    apiVersion: config.apiVersion,
     kind: "VirtualService",
-    metadata: { name: names.virtualService, namespace: config.namespace },
+    metadata: { name: names.virtualService, namespace: config.app.namespace },
     spec: {
       hosts: ["*"],
       gateways: [names.istioGateway],
@@ -59,7 +66,7 @@ export function virtualService(config: MeshRoutesConfig) {
           route: destinations.map(({ version, weight }) => ({
             destination: {
               host: names.service,
-              port: { number: config.appPort },
+              port: { number: config.app.port },
               subset: version,
             },
             ...(destinations.length > 1 ? { weight } : {}),
@@ -71,12 +78,12 @@ export function virtualService(config: MeshRoutesConfig) {
 }
 
 /** DestinationRule: one subset per version, selected by the `version` pod label. */
-export function destinationRule(config: MeshRoutesConfig) {
-  const names = objectNames(config.appName);
+export function destinationRule(config: Pick<MeshRoutesConfig, "app" | "apiVersion">) {
+  const names = objectNames(config.app.name);
   return {
-    apiVersion: config.istioApiVersion,
+    apiVersion: config.apiVersion,
     kind: "DestinationRule",
-    metadata: { name: names.destinationRule, namespace: config.namespace },
+    metadata: { name: names.destinationRule, namespace: config.app.namespace },
     spec: {
       host: names.service,
       subsets: VERSIONS.map((version) => ({ name: version, labels: { [VERSION_LABEL]: version } })),

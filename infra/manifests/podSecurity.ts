@@ -3,20 +3,13 @@
  * resources and probes. Plain data, shared by every workload this project declares.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import type { ContainerResources } from "../config/settings";
 import { NON_ROOT_UID, TCP_PORT_NAME } from "../constants";
 
 type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
 type SecurityContext = k8s.types.input.core.v1.SecurityContext;
 type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
 type Probe = k8s.types.input.core.v1.Probe;
-
-/** Requests and limits of one container, as Kubernetes quantities. */
-export interface ContainerResources {
-  cpuRequest: string;
-  memoryRequest: string;
-  cpuLimit: string;
-  memoryLimit: string;
-}
 
 /** Pod-level part of "restricted": non-root with a numeric user, RuntimeDefault seccomp. */
 export function restrictedPodSecurityContext() {
@@ -48,21 +41,6 @@ export function containerResources(resources: ContainerResources) {
     requests: { cpu: resources.cpuRequest, memory: resources.memoryRequest },
     limits: { cpu: resources.cpuLimit, memory: resources.memoryLimit },
   } satisfies ResourceRequirements;
-}
-
-/** The ingress gateway's resources (ASM IstioGateway or the bundled gateway) from config. */
-export function gatewayResources(config: {
-  gatewayCpuRequest: string;
-  gatewayMemoryRequest: string;
-  gatewayCpuLimit: string;
-  gatewayMemoryLimit: string;
-}) {
-  return containerResources({
-    cpuRequest: config.gatewayCpuRequest,
-    memoryRequest: config.gatewayMemoryRequest,
-    cpuLimit: config.gatewayCpuLimit,
-    memoryLimit: config.gatewayMemoryLimit,
-  });
 }
 
 /** The one TCP port of a Service or gateway: named `tcp` so Istio treats it as raw TCP. */

@@ -1,20 +1,47 @@
 /** The pure builders, without Pulumi: security, CLB settings, weights, names. */
 import { describe, expect, it } from "vitest";
 import { validateRouteFile } from "../../contract/routeFile";
-import { parseConfig, type TcpShiftConfig } from "../../infra/config/config";
+import { parseConfig } from "../../infra/config/config";
+import { type StackSettings, toStackSettings } from "../../infra/config/settings";
 import { CLB_ANNOTATIONS, GATEWAY_ROUTES_FILE, NON_ROOT_UID } from "../../infra/constants";
 import { aclEntryRole, clbAnnotations, clbResourceArgs } from "../../infra/manifests/clbSettings";
 import { echoDeployment } from "../../infra/manifests/echoManifests";
 import {
+  type GatewayConfig,
   gatewayDeployment,
   gatewayRoutesConfigMap,
   registryOf,
 } from "../../infra/manifests/gatewayManifests";
-import { istioApiVersionAliases, virtualService } from "../../infra/manifests/meshManifests";
+import {
+  istioApiVersionAliases,
+  type MeshRoutesConfig,
+  virtualService,
+} from "../../infra/manifests/meshManifests";
+import { splitWeights } from "../../infra/manifests/weights";
 import { validateObject } from "./kubeSchemas";
 
-function configWith(raw: Record<string, unknown> = {}): TcpShiftConfig {
-  return parseConfig({ mode: "istio", ...raw });
+function settingsWith(raw: Record<string, unknown> = {}): StackSettings {
+  return toStackSettings(parseConfig({ mode: "istio", ...raw }));
+}
+
+/** The bundled gateway's builder input of standalone settings. */
+function gatewayConfig(settings: StackSettings): GatewayConfig {
+  if (settings.mode !== "standalone") throw new Error("standalone settings expected");
+  const { app, weightV2, gateway } = settings;
+  return { app, port: settings.ingress.port, weightV2, gateway };
+}
+
+/** The mesh routes' builder input of asm or istio settings. */
+function meshConfig(settings: StackSettings): MeshRoutesConfig {
+  if (settings.mode === "standalone" || settings.routing.api !== "istio")
+    throw new Error("Istio routing expected");
+  const { app, weightV2 } = settings;
+  return {
+    app,
+    ingressPort: settings.ingress.port,
+    weightV2,
+    apiVersion: settings.routing.apiVersion,
+  };
 }
 
 interface Pod {
@@ -57,19 +84,19 @@ function restrictedViolations(pod: Pod): string[] {
 
 describe("pods", () => {
   it("echo and gateway pods meet the restricted Pod Security Standard", () => {
-    const config = configWith({ mode: "standalone", gatewayImage: "example.com/gw:1" });
+    const settings = settingsWith({ mode: "standalone", gatewayImage: "example.com/gw:1" });
     const pods = [
-      echoDeployment(config, "v1").spec.template.spec,
-      echoDeployment(config, "v2").spec.template.spec,
-      gatewayDeployment(config, "example.com/gw:1").spec.template.spec,
+      echoDeployment(settings.app, "v1").spec.template.spec,
+      echoDeployment(settings.app, "v2").spec.template.spec,
+      gatewayDeployment(gatewayConfig(settings), "example.com/gw:1").spec.template.spec,
     ];
     for (const pod of pods) expect(restrictedViolations(pod as Pod)).toEqual([]);
     expect(pods[0]?.securityContext.runAsUser).toBe(NON_ROOT_UID);
   });
 
   it("echo containers take the config's resources and probe the app port over TCP", () => {
-    const config = configWith({ appPort: "9100", cpuLimit: "500m", memoryRequest: "32Mi" });
-    const [container] = echoDeployment(config, "v2").spec.template.spec.containers;
+    const settings = settingsWith({ appPort: "9100", cpuLimit: "500m", memoryRequest: "32Mi" });
+    const [container] = echoDeployment(settings.app, "v2").spec.template.spec.containers;
     expect(container?.args).toEqual(["9100", "two"]);
     expect(container?.resources).toEqual({
       requests: { cpu: "10m", memory: "32Mi" },
@@ -83,7 +110,7 @@ describe("pods", () => {
 describe("weights", () => {
   it("every weightV2 gives a valid VirtualService whose weights sum to 100", () => {
     for (let weightV2 = 0; weightV2 <= 100; weightV2++) {
-      const object = virtualService(configWith({ weightV2 }));
+      const object = virtualService(meshConfig(settingsWith({ weightV2 })));
       expect(validateObject(object as never)).toBe(true);
       const route = object.spec.tcp[0]?.route ?? [];
       const total = route.reduce((sum, r) => sum + ("weight" in r ? (r.weight ?? 0) : 100), 0);
@@ -94,31 +121,34 @@ describe("weights", () => {
 
   it("the gateway route file carries the same weights as the VirtualService", () => {
     for (const weightV2 of [0, 1, 20, 50, 99, 100]) {
-      const config = configWith({ mode: "standalone", gatewayImage: "example.com/gw:1", weightV2 });
-      const text = gatewayRoutesConfigMap(config).data[GATEWAY_ROUTES_FILE];
+      const raw = { gatewayImage: "example.com/gw:1", weightV2 };
+      const standalone = settingsWith({ ...raw, mode: "standalone" });
+      const text = gatewayRoutesConfigMap(gatewayConfig(standalone)).data[GATEWAY_ROUTES_FILE];
       // JSON, so the gateway never loads its YAML parser.
       const file = validateRouteFile(JSON.parse(text), GATEWAY_ROUTES_FILE);
+      // Both versions keep a route (weight 0 included: the gateway drains it and sticky keeps
+      // its buckets); the ones with weight are exactly the VirtualService's destinations.
       const fromFile = file.listeners[0]?.routes.map((r) => [r.name, r.weight]);
-      const fromMesh = (virtualService(config).spec.tcp[0]?.route ?? []).map((r) => [
-        r.destination.subset,
-        "weight" in r ? (r.weight ?? 0) : 100,
-      ]);
-      expect(fromFile).toEqual(fromMesh);
+      expect(fromFile).toEqual(Object.entries(splitWeights(weightV2)));
+      const fromMesh = (virtualService(meshConfig(settingsWith(raw))).spec.tcp[0]?.route ?? []).map(
+        (r) => [r.destination.subset, "weight" in r ? (r.weight ?? 0) : 100],
+      );
+      expect(fromFile?.filter(([, weight]) => weight !== 0)).toEqual(fromMesh);
     }
   });
 });
 
 describe("CLB settings", () => {
   it("create/reuse: bind by id and let the controller own the listeners", () => {
-    expect(clbAnnotations(configWith(), { loadBalancerId: "lb-1" })).toEqual({
+    expect(clbAnnotations(settingsWith().clb, { loadBalancerId: "lb-1" })).toEqual({
       [CLB_ANNOTATIONS.id]: "lb-1",
       [CLB_ANNOTATIONS.forceOverrideListeners]: "true",
     });
-    expect(() => clbAnnotations(configWith(), {})).toThrow(/needs the id/);
+    expect(() => clbAnnotations(settingsWith().clb, {})).toThrow(/needs the id/);
   });
 
   it("controller: intranet with vSwitch, PayBySpec with spec", () => {
-    const config = configWith({
+    const { clb: config } = settingsWith({
       clb: "controller",
       clbAddressType: "intranet",
       clbVswitchId: "vsw-abc",
@@ -134,7 +164,10 @@ describe("CLB settings", () => {
   });
 
   it("a created internet CLB billed by bandwidth", () => {
-    const config = configWith({ clbInternetChargeType: "paybybandwidth", clbBandwidth: "50" });
+    const { clb: config } = settingsWith({
+      clbInternetChargeType: "paybybandwidth",
+      clbBandwidth: "50",
+    });
     expect(clbResourceArgs(config, "tcp-shift-prod")).toMatchObject({
       addressType: "internet",
       internetChargeType: "PayByBandwidth",

@@ -1,10 +1,9 @@
-/** Pulumi.yaml documents every config key as the schema defines it; Pulumi.dev.yaml is valid. */
+/** Pulumi.yaml documents every config key as the schema defines it (stack files: stackFiles.test.ts). */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CONFIG_KEYS, parseConfig, SECRET_KEYS } from "../../infra/config/config";
-import { isSecureValue, readStackConfig, stackFilePath } from "../../infra/config/stackFile";
 
 const ROOT = join(__dirname, "..", "..");
 
@@ -59,20 +58,5 @@ describe("Pulumi.yaml", () => {
     for (const key of CONFIG_KEYS) expect(project.config[key]?.secret, key).toBeUndefined();
     for (const key of SECRET_KEYS)
       expect(project.config[key]?.description, key).toContain("--secret");
-  });
-});
-
-describe("Pulumi.dev.yaml", () => {
-  const raw = readStackConfig(stackFilePath("dev", ROOT));
-
-  it("is asm mode, weightV2 0, one replica, and validates", () => {
-    expect(raw).toMatchObject({ mode: "asm", weightV2: "0", replicas: "1" });
-    expect(parseConfig(raw)).toMatchObject({ mode: "asm", weightV2: 0, replicas: 1 });
-  });
-
-  it("holds no cluster access and no secrets (they are per user)", () => {
-    for (const key of ["clusterId", "kubeconfig", "meshId", "meshKubeconfig", "registryPassword"])
-      expect(raw[key], key).toBeUndefined();
-    expect(Object.values(raw).some(isSecureValue)).toBe(false);
   });
 });

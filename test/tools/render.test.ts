@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { main } from "../../tools/render/render";
 import { installMocks } from "../../tools/render/renderProgram";
+import { committedText } from "../committedFiles";
 import {
   type KubeObject,
   tutorialDifferences,
@@ -18,6 +19,13 @@ import {
 } from "../infra/programHarness";
 
 const ROOT = join(__dirname, "..", "..");
+/**
+ * A project directory holding the committed dev stack file: what a fresh clone renders, whatever
+ * the user's working copy of Pulumi.dev.yaml holds (access set with `pulumi config set`, a
+ * local-mode weight edit).
+ */
+const PROJECT = mkdtempSync(join(tmpdir(), "tcp-shift-render-project-"));
+writeFileSync(join(PROJECT, "Pulumi.dev.yaml"), committedText("Pulumi.dev.yaml"));
 const TSX_LOADER = join(ROOT, "node_modules", "tsx", "dist", "loader.mjs");
 const RENDER = join(ROOT, "tools", "render", "render.ts");
 
@@ -27,7 +35,7 @@ interface Result {
   stderr: string;
 }
 
-function render(args: string[], cwd = ROOT): Promise<Result> {
+function render(args: string[], cwd = PROJECT): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", TSX_LOADER, RENDER, ...args], {
       cwd,
@@ -69,22 +77,31 @@ function find(docs: Document[], kind: string, name: string): Document {
   return found;
 }
 
-/** Runs `main` in this process (fresh program import each time) and captures its output. */
-async function renderHere(args: string[]): Promise<Result> {
+/**
+ * Runs `main` in this process (fresh program import each time) in project directory `dir` and
+ * captures its output.
+ */
+async function renderHere(args: string[], dir = PROJECT): Promise<Result> {
   let stdout = "";
   let stderr = "";
-  const code = await main(
-    args,
-    {
-      stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: (text: string) => (stderr += text) },
-    },
-    async () => {
-      vi.resetModules();
-      return (await import("../../index.js")) as Record<string, unknown>;
-    },
-  );
-  return { code, stdout, stderr };
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    const code = await main(
+      args,
+      {
+        stdout: { write: (text: string) => (stdout += text) },
+        stderr: { write: (text: string) => (stderr += text) },
+      },
+      async () => {
+        vi.resetModules();
+        return (await import("../../index.js")) as Record<string, unknown>;
+      },
+    );
+    return { code, stdout, stderr };
+  } finally {
+    process.chdir(cwd);
+  }
 }
 
 const REGISTRY_PASSWORD = "correct-horse-battery-staple";
@@ -213,11 +230,8 @@ describe("npm run render, in process", () => {
         `    secure: ${ENCRYPTED}`,
       ].join("\n"),
     );
-    const cwd = process.cwd();
-    process.chdir(dir);
-    let result: Result;
-    try {
-      result = await renderHere([
+    const result = await renderHere(
+      [
         "--stack",
         "dev",
         "--set",
@@ -226,10 +240,9 @@ describe("npm run render, in process", () => {
         "registryUsername=builder",
         "--set",
         `registryPassword=${REGISTRY_PASSWORD}`,
-      ]);
-    } finally {
-      process.chdir(cwd);
-    }
+      ],
+      dir,
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).not.toContain(REGISTRY_PASSWORD);

@@ -28,7 +28,7 @@ import {
   stackFilePath,
 } from "../../infra/config/stackFile";
 import { PROJECT_NAME, VERSIONS, type Version } from "../../infra/constants";
-import { buildGatewayRoutes } from "../../infra/manifests/gatewayRoutes";
+import { buildGatewayRoutes, gatewayRouteOptions } from "../../infra/manifests/gatewayRoutes";
 import { splitWeights, type VersionWeights } from "../../infra/manifests/weights";
 
 /** Options of `startLocalStack`. */
@@ -169,7 +169,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const routesFor = (current: TcpShiftConfig, listen: string): RouteFile =>
       validateRouteFile(
         buildGatewayRoutes({
-          config: { ...current, appName: listenerName },
+          name: listenerName,
+          weightV2: current.weightV2,
+          options: gatewayRouteOptions(current),
           listen,
           endpoints,
         }),
