@@ -9,12 +9,24 @@ import { AsmIngress } from "./infra/components/asmIngress";
 import { Clb } from "./infra/components/clb";
 import { type ClusterProviders, createClusterProviders } from "./infra/components/clusterProviders";
 import { EchoApp } from "./infra/components/echoApp";
+import { warnAboutExposure } from "./infra/components/exposureWarnings";
+import { GatewayApiRoutes } from "./infra/components/gatewayApiRoutes";
 import { GatewayImage } from "./infra/components/gatewayImage";
 import { IstioIngress } from "./infra/components/istioIngress";
 import { MeshRoutes } from "./infra/components/meshRoutes";
+import { SplitterGateway } from "./infra/components/splitterGateway";
 import { StandaloneGateway } from "./infra/components/standaloneGateway";
-import type { BundledGatewaySettings, StackSettings } from "./infra/config/settings";
+import type {
+  AsmSettings,
+  BundledGatewaySettings,
+  IstioSettings,
+  StackSettings,
+} from "./infra/config/settings";
 import { loadStackConfig, type StackSecrets } from "./infra/config/stackConfig";
+import { ISTIO_SYSTEM_NAMESPACE } from "./infra/constants";
+import { ASM_INGRESS_SERVICE_NAME } from "./infra/manifests/ingressManifests";
+import { meshIngressPods } from "./infra/manifests/meshManifests";
+import type { RouteTarget } from "./infra/manifests/routeTarget";
 import { splitWeights } from "./infra/manifests/weights";
 
 /** The bundled gateway's image: the configured tag, or the digest of a build during `up`. */
@@ -31,6 +43,82 @@ function gatewayImageRef(
   }).ref;
 }
 
+/** The bundled gateway as the mesh's splitter (`splitter: gateway`), or undefined. */
+function splitterGateway(
+  settings: AsmSettings | IstioSettings,
+  secrets: StackSecrets,
+  providers: ClusterProviders,
+): SplitterGateway | undefined {
+  if (settings.splitter !== "gateway" || !settings.gateway) return undefined;
+  const { app, gateway } = settings;
+  return new SplitterGateway(`${app.name}-gateway`, {
+    config: { app, port: settings.ingress.port, weightV2: settings.weightV2, gateway },
+    image: gatewayImageRef(app.name, gateway, secrets),
+    provider: providers.dataPlane,
+  });
+}
+
+/**
+ * The mesh's routes (Istio's objects or the Gateway API's), to the app's versions by weight or
+ * to the splitter. Returns the address of a gateway the Gateway API implementation deployed.
+ */
+function declareMeshRoutes(
+  settings: AsmSettings | IstioSettings,
+  splitter: SplitterGateway | undefined,
+  clb: Clb,
+  providers: ClusterProviders,
+): pulumi.Output<string> | undefined {
+  const { app, routing } = settings;
+  const target: RouteTarget = splitter
+    ? { kind: "service", name: splitter.serviceName, port: splitter.port }
+    : { kind: "versions", weightV2: settings.weightV2 };
+  const proxyProtocolToSplitter =
+    splitter !== undefined && settings.gateway?.proxyProtocol === true;
+  // The route moves to the splitter only once it runs.
+  const routeAfter = splitter ? [splitter] : [];
+  if (routing.api === "istio") {
+    new MeshRoutes(`${app.name}-routes`, {
+      config: { app, ingressPort: settings.ingress.port, target, apiVersion: routing.apiVersion },
+      proxyProtocolToSplitter,
+      routeAfter,
+      provider: providers.mesh,
+    });
+    return undefined;
+  }
+  return new GatewayApiRoutes(`${app.name}-routes`, {
+    config: {
+      app,
+      ingressPort: settings.ingress.port,
+      target,
+      gatewayClassName: routing.gatewayClassName,
+      tcpRouteApiVersion: routing.tcpRouteApiVersion,
+      // ASM deploys no gateway for a Gateway: it binds to ASM's ingress gateway.
+      ...(settings.mode === "asm"
+        ? {
+            existingService: {
+              name: ASM_INGRESS_SERVICE_NAME,
+              namespace: ISTIO_SYSTEM_NAMESPACE,
+            },
+          }
+        : {}),
+    },
+    provider: providers.mesh,
+    routeAfter,
+    ...(settings.mode === "istio"
+      ? {
+          provisioned: {
+            annotations: clb.annotations,
+            dataPlaneProvider: providers.dataPlane,
+            ...(clb.address ? { address: clb.address } : {}),
+          },
+        }
+      : {}),
+    ...(proxyProtocolToSplitter
+      ? { proxyProtocolToSplitter: { istioApiVersion: routing.istioApiVersion } }
+      : {}),
+  }).host;
+}
+
 /** Declare the app, its routes, the ingress and the CLB; returns the address clients use. */
 function deployTcpShift(
   settings: StackSettings,
@@ -38,12 +126,21 @@ function deployTcpShift(
   providers: ClusterProviders,
 ): pulumi.Output<string> {
   const { app } = settings;
+  const mesh = settings.mode !== "standalone";
   new EchoApp(app.name, {
     app,
     provider: providers.dataPlane,
-    versionServices: settings.mode === "standalone",
+    // The bundled gateway and TCPRoutes reach each version through a Service of its own.
+    versionServices:
+      !mesh || settings.routing.api === "gateway-api" || settings.splitter === "gateway",
+    networkPolicySources: {
+      sidecar: mesh,
+      ...(mesh ? { meshIngress: meshIngressPods() } : {}),
+      ...(settings.metricsNamespace ? { metricsNamespace: settings.metricsNamespace } : {}),
+    },
   });
   const clb = new Clb(`${app.name}-clb`, { config: settings.clb });
+  warnAboutExposure(settings.clb, settings.ingress.port);
 
   if (settings.mode === "standalone") {
     return new StandaloneGateway(`${app.name}-gateway`, {
@@ -60,19 +157,8 @@ function deployTcpShift(
     }).host;
   }
 
-  if (settings.routing.api !== "istio" || settings.splitter !== "mesh")
-    throw new pulumi.RunError(
-      "routingApi gateway-api and splitter gateway are not implemented yet in this build",
-    );
-  new MeshRoutes(`${app.name}-routes`, {
-    config: {
-      app,
-      ingressPort: settings.ingress.port,
-      weightV2: settings.weightV2,
-      apiVersion: settings.routing.apiVersion,
-    },
-    provider: providers.mesh,
-  });
+  const splitter = splitterGateway(settings, secrets, providers);
+  const provisionedHost = declareMeshRoutes(settings, splitter, clb, providers);
   if (settings.mode === "asm") {
     return new AsmIngress(`${app.name}-ingress`, {
       config: { ingress: settings.ingress, clusterId: settings.clusterId },
@@ -82,6 +168,8 @@ function deployTcpShift(
       address: clb.address,
     }).host;
   }
+  // istio mode with the Gateway API: Istio deployed the gateway and its LoadBalancer Service.
+  if (provisionedHost) return provisionedHost;
   return new IstioIngress(`${app.name}-ingress`, {
     appName: app.name,
     port: settings.ingress.port,

@@ -51,6 +51,26 @@ export const TCP_ROUTE_API_VERSIONS = [
   "gateway.networking.k8s.io/v1",
 ] as const;
 export type TcpRouteApiVersion = (typeof TCP_ROUTE_API_VERSIONS)[number];
+/** API version of the Gateway API `Gateway` (standard channel, Gateway API v1.0 and later). */
+export const GATEWAY_API_GATEWAY_VERSION = "gateway.networking.k8s.io/v1";
+/** Cluster DNS suffix of in-cluster Service host names. */
+export const CLUSTER_DOMAIN = "svc.cluster.local";
+
+/**
+ * Istio's merged Prometheus port on a sidecar-injected pod (`prometheus.io/port` of the
+ * injector): NetworkPolicies let `metricsNamespace` scrape it.
+ */
+export const ISTIO_METRICS_PORT = 15020;
+/** Pod annotation: ports whose inbound traffic bypasses the Istio sidecar. */
+export const ISTIO_EXCLUDE_INBOUND_PORTS_ANNOTATION =
+  "traffic.sidecar.istio.io/excludeInboundPorts";
+/** Pod annotation: the sidecar's proxy settings, as JSON. */
+export const ISTIO_PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config";
+/** Label every namespace carries (Kubernetes 1.21+), for NetworkPolicy namespace selectors. */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+/** Topology keys the bundled gateway spreads its pods over. */
+export const ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone";
+export const HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname";
 
 /** Annotation prefix the ACK cloud controller reads on LoadBalancer Services. */
 export const CLB_ANNOTATION_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-";
@@ -88,6 +108,8 @@ export const CLB_ANNOTATIONS = {
   aclStatus: `${CLB_ANNOTATION_PREFIX}acl-status`,
   aclId: `${CLB_ANNOTATION_PREFIX}acl-id`,
   aclType: `${CLB_ANNOTATION_PREFIX}acl-type`,
+  /** "on": the listener sends a PROXY protocol v2 header to the backends. */
+  proxyProtocol: `${CLB_ANNOTATION_PREFIX}proxy-protocol`,
 } as const;
 
 /** Numeric non-root user and group of every pod this project runs ("restricted" PSS). */

@@ -8,6 +8,7 @@ import {
   echoService,
   echoVersionService,
 } from "../manifests/echoManifests";
+import { appNetworkPolicy, type NetworkPolicySources } from "../manifests/networkPolicies";
 
 /** Arguments of {@link EchoApp}. */
 export interface EchoAppArgs {
@@ -20,11 +21,14 @@ export interface EchoAppArgs {
    * @default false
    */
   versionServices?: boolean;
+  /** Who may connect to the app's pods besides their own namespace (a NetworkPolicy). */
+  networkPolicySources: NetworkPolicySources;
 }
 
 /**
  * The tcp-echo app on the data plane: Deployments `<app>-v1`/`<app>-v2` and Service `<app>`, as
- * in the ASM tutorial, plus per-version Services and PodDisruptionBudgets when asked.
+ * in the ASM tutorial, plus per-version Services and PodDisruptionBudgets when asked, and a
+ * NetworkPolicy that admits only the namespace and the mesh's ingress gateway.
  */
 export class EchoApp extends pulumi.ComponentResource {
   /** Name of the Service over both versions (the VirtualService host). */
@@ -58,6 +62,11 @@ export class EchoApp extends pulumi.ComponentResource {
       }
     }
     const service = new k8s.core.v1.Service(`${name}-service`, echoService(args.app), childOpts);
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-network-policy`,
+      appNetworkPolicy(args.app, args.networkPolicySources),
+      childOpts,
+    );
     this.serviceName = service.metadata.name;
     this.registerOutputs({ serviceName: this.serviceName });
   }

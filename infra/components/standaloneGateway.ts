@@ -1,20 +1,20 @@
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
   type GatewayConfig,
-  gatewayDeployment,
-  gatewayRoutesConfigMap,
+  gatewayClbAnnotations,
   gatewayService,
 } from "../manifests/gatewayManifests";
+import { declareBundledGateway } from "./bundledGateway";
 import { loadBalancerHost } from "./loadBalancerHost";
 
 /** Arguments of {@link StandaloneGateway}. */
 export interface StandaloneGatewayArgs {
   /** The app it routes to, its port, `weightV2`, and the gateway's pods and listener options. */
-  config: GatewayConfig;
+  config: Omit<GatewayConfig, "role">;
   /** The gateway image: `gatewayImage`, or the digest-pinned ref of a `GatewayImage` build. */
   image: pulumi.Input<string>;
-  /** CLB annotations (from `Clb`). */
+  /** CLB annotations (from `Clb`); the gateway adds its PROXY protocol one when enabled. */
   annotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** The cluster. */
   provider: k8s.Provider;
@@ -23,8 +23,9 @@ export interface StandaloneGatewayArgs {
 }
 
 /**
- * standalone mode's ingress: the bundled weighted TCP gateway. `weightV2` reaches it only through
- * the route ConfigMap, which the gateway watches and reloads: a weight change restarts nothing.
+ * standalone mode's ingress: the bundled weighted TCP gateway behind a LoadBalancer Service.
+ * `weightV2` reaches it only through the route ConfigMap, which the gateway watches and reloads:
+ * a weight change restarts nothing.
  */
 export class StandaloneGateway extends pulumi.ComponentResource {
   /** Address clients connect to. */
@@ -32,21 +33,22 @@ export class StandaloneGateway extends pulumi.ComponentResource {
 
   constructor(name: string, args: StandaloneGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tcp-shift:gateway:StandaloneGateway", name, {}, opts);
-    const childOpts = { parent: this, provider: args.provider };
-    const routes = new k8s.core.v1.ConfigMap(
-      `${name}-routes`,
-      gatewayRoutesConfigMap(args.config),
-      childOpts,
-    );
-    new k8s.apps.v1.Deployment(`${name}-deployment`, gatewayDeployment(args.config, args.image), {
-      ...childOpts,
-      dependsOn: [routes],
+    const config: GatewayConfig = { ...args.config, role: "standalone" };
+    const annotations = pulumi
+      .output(args.annotations)
+      .apply((clb) => ({ ...clb, ...gatewayClbAnnotations(config) }));
+    const { service } = declareBundledGateway(this, name, {
+      config,
+      image: args.image,
+      service: gatewayService(config, annotations),
+      networkPolicySources: {
+        sidecar: false,
+        ...(config.gateway.metricsNamespace
+          ? { metricsNamespace: config.gateway.metricsNamespace }
+          : {}),
+      },
+      provider: args.provider,
     });
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      gatewayService(args.config, args.annotations),
-      childOpts,
-    );
     this.host = args.address ?? loadBalancerHost(service);
     this.registerOutputs({ host: this.host });
   }

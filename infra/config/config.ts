@@ -109,8 +109,22 @@ function matching(pattern: RegExp, allowed: string) {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_LABEL_ALLOWED = "a DNS-1123 label (lowercase letters, digits and '-', at most 63)";
-const IMAGE_REF = /^[a-z0-9][a-z0-9._\-/:@]*[a-zA-Z0-9_.-]$/;
-const IMAGE_ALLOWED = "a container image reference such as docker.io/istio/tcp-echo-server:1.1";
+const HOST_COMPONENT = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?";
+/** A first segment names a registry when it has a dot or a port, or is localhost (as Docker reads it). */
+const IMAGE_HOST = String.raw`(?:(?:(?:localhost|${HOST_COMPONENT}(?:\.${HOST_COMPONENT})+)(?::[0-9]+)?|${HOST_COMPONENT}:[0-9]+)/)`;
+const IMAGE_PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_TAG = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+const IMAGE_DIGEST = "sha256:[a-f0-9]{64}";
+/**
+ * A container image reference as the distribution grammar defines it: an optional registry host
+ * (with a port), lowercase path components, then a tag, a digest (`@sha256:` and 64 hex digits),
+ * or both (`repo:tag@sha256:...`, where the digest is what is pulled).
+ */
+const IMAGE_REF = new RegExp(
+  `^${IMAGE_HOST}?${IMAGE_PATH_COMPONENT}(?:/${IMAGE_PATH_COMPONENT})*(?::${IMAGE_TAG})?(?:@${IMAGE_DIGEST})?$`,
+);
+const IMAGE_ALLOWED =
+  "a container image reference such as docker.io/istio/tcp-echo-server:1.1, repo@sha256:<64 hex digits> or repo:tag@sha256:<64 hex digits>";
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
 const QUANTITY_ALLOWED = "a Kubernetes quantity such as 100m, 0.5, 64Mi or 1Gi";
 const PREFIX = /^[^\s]{1,64}$/;
@@ -219,9 +233,12 @@ const configShape = {
   meshId: unset(matching(/^c[a-z0-9]{10,}$/, "an ASM instance id such as c0123456789abcdef")),
   /** Kubeconfig of the ASM control plane (secret); default: from `meshId`. */
   meshKubeconfig: unset(kubeconfigDocument()),
-  /** Image of the bundled gateway (standalone mode). */
+  /** Image of the bundled gateway (standalone mode or splitter gateway). */
   gatewayImage: unset(matching(IMAGE_REF, IMAGE_ALLOWED)),
-  /** Build `dataplane/` and push it to `gatewayImage` during `pulumi up` (standalone mode). @default false */
+  /**
+   * Build `dataplane/` and push it to `gatewayImage` during `pulumi up` (standalone mode or
+   * splitter gateway). @default false
+   */
   gatewayBuild: boolean(false),
   /** Registry user for `gatewayBuild`. */
   registryUsername: unset(
@@ -253,8 +270,9 @@ const configShape = {
   /** Connections per second a drain closes at most (jittered). @default 10 */
   drainRate: integer(1, 10_000, 10),
   /**
-   * Namespace allowed to reach the bundled gateway's admin port (metrics) besides the app's own,
-   * e.g. where Prometheus runs; the NetworkPolicy allows only these.
+   * Namespace allowed to reach the metrics ports (the bundled gateway's admin port, Istio
+   * sidecars' 15020) besides the app's own, e.g. where Prometheus runs; the NetworkPolicies admit
+   * only these.
    */
   metricsNamespace: unset(matching(DNS_LABEL, DNS_LABEL_ALLOWED)),
   /** CPU request per ingress gateway pod (ASM IstioGateway or the bundled gateway). @default "100m" */
@@ -307,6 +325,16 @@ export const configSchema = z
     if (!bundledGateway && config.gatewayProxyProtocol)
       problem("gatewayProxyProtocol", bundledOnly);
     if (!bundledGateway && config.drainAfter !== undefined) problem("drainAfter", bundledOnly);
+    if (
+      config.mode !== "standalone" &&
+      config.splitter === "gateway" &&
+      config.gatewayBalance === "sticky" &&
+      !config.gatewayProxyProtocol
+    )
+      problem(
+        "gatewayBalance",
+        "sticky with splitter gateway needs gatewayProxyProtocol: true (behind the mesh's ingress gateway, the bundled gateway sees only the ingress gateway's address, not the client's)",
+      );
     if (config.mode === "standalone" && config.splitter === "gateway")
       problem(
         "splitter",

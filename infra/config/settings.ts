@@ -44,6 +44,12 @@ export interface GatewayApiRouting {
   api: "gateway-api";
   gatewayClassName: string;
   tcpRouteApiVersion: TcpRouteApiVersion;
+  /**
+   * API version of the one Istio object this routing may still declare: the DestinationRule that
+   * makes the ingress Envoy send PROXY headers to the splitter (`gatewayProxyProtocol` with
+   * `splitter: gateway`).
+   */
+  istioApiVersion: IstioNetworkingApiVersion;
 }
 
 /** How the mesh routes the ingress port (asm and istio modes). */
@@ -124,6 +130,11 @@ interface CommonSettings {
   app: AppSettings;
   ingress: IngressSettings;
   clb: ClbSettings;
+  /**
+   * Namespace whose pods may scrape metrics (the bundled gateway's admin port, Istio sidecars'
+   * metrics port) besides the app's own; the NetworkPolicies admit it.
+   */
+  metricsNamespace?: string;
 }
 
 /** ASM: Istio objects and IstioGateway on the ASM control plane, the app on the ACK cluster. */
@@ -224,6 +235,7 @@ function meshRouting(config: TcpShiftConfig): MeshRouting {
             api: "gateway-api",
             gatewayClassName: config.gatewayClassName,
             tcpRouteApiVersion: config.tcpRouteApiVersion,
+            istioApiVersion: config.istioApiVersion,
           }
         : { api: "istio", apiVersion: config.istioApiVersion },
     splitter: config.splitter,
@@ -255,6 +267,7 @@ export function toStackSettings(config: TcpShiftConfig): StackSettings {
       clbDeleteProtection: config.clbDeleteProtection,
       allowedCidrs: config.allowedCidrs,
     },
+    ...(config.metricsNamespace ? { metricsNamespace: config.metricsNamespace } : {}),
   };
   const splitterGateway = config.splitter === "gateway" ? { gateway: bundledGateway(config) } : {};
   switch (config.mode) {

@@ -1,14 +1,18 @@
 /**
- * Standalone mode as plain data: the bundled gateway's route ConfigMap, its Deployment and its
- * LoadBalancer Service. The route file is the only thing built from `weightV2`, so a weight change
- * rewrites the ConfigMap alone: the pod template does not change, no pod restarts, and the gateway
- * reloads the file that Kubernetes swaps into the mounted directory.
+ * The bundled gateway as plain data: its route ConfigMap, Deployment and Service, and, with two or
+ * more pods, a PodDisruptionBudget and a topology spread. Standalone mode exposes it through a
+ * LoadBalancer Service with the CLB annotations; as the mesh's splitter it sits behind a ClusterIP
+ * Service that the mesh's route points at. The route file is the only thing built from
+ * `weightV2`, so a weight change rewrites the ConfigMap alone: the pod template does not change,
+ * no pod restarts, and the gateway reloads the file that Kubernetes swaps into the mounted
+ * directory.
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { RouteFileInput } from "../../contract/routeFile";
 import type { AppSettings, BundledGatewaySettings } from "../config/settings";
 import {
   APP_LABEL,
+  CLB_ANNOTATIONS,
   GATEWAY_ADMIN_PORT,
   GATEWAY_ADMIN_PORT_NAME,
   GATEWAY_DRAIN_SECONDS,
@@ -18,9 +22,13 @@ import {
   GATEWAY_READINESS_PATH,
   GATEWAY_ROUTES_DIR,
   GATEWAY_ROUTES_FILE,
+  HOSTNAME_TOPOLOGY_KEY,
+  ISTIO_EXCLUDE_INBOUND_PORTS_ANNOTATION,
+  ISTIO_PROXY_CONFIG_ANNOTATION,
   TCP_PORT_NAME,
   VERSIONS,
   type Version,
+  ZONE_TOPOLOGY_KEY,
 } from "../constants";
 import { echoVersionEndpoint } from "./echoManifests";
 import { buildGatewayRoutes } from "./gatewayRoutes";
@@ -31,10 +39,20 @@ import {
   httpProbes,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
+  tcpServicePort,
 } from "./podSecurity";
+
+/**
+ * Where the bundled gateway sits: `standalone`, the ingress itself (a LoadBalancer Service and the
+ * CLB in front of it); `splitter`, inside the mesh behind its ingress gateway (a ClusterIP
+ * Service, a sidecar like any workload).
+ */
+export type GatewayRole = "standalone" | "splitter";
 
 /** What the bundled gateway's objects are built from. */
 export interface GatewayConfig {
+  /** Standalone ingress or the mesh's splitter. */
+  role: GatewayRole;
   /** The app it routes to (name, namespace, port of the per-version Services). */
   app: Pick<AppSettings, "name" | "namespace" | "port">;
   /** Port the gateway accepts on (its Service and container port). */
@@ -74,6 +92,45 @@ export function gatewayRoutesConfigMap(config: GatewayConfig) {
   } satisfies k8s.types.input.core.v1.ConfigMap;
 }
 
+/** Seconds a gateway pod may take to stop: preStop, then the gateway's drain, plus a margin. */
+export const GATEWAY_TERMINATION_GRACE_SECONDS =
+  GATEWAY_PRE_STOP_SECONDS + GATEWAY_DRAIN_SECONDS + 5;
+
+/**
+ * Pod annotations of the splitter's pods, for their Istio sidecar: the gateway starts once the
+ * sidecar is ready (its first connections to the versions go through it), and the sidecar keeps
+ * draining as long as the gateway may (Istio's default is 5 s, which would cut the gateway's open
+ * connections while it drains). With PROXY protocol, the data port bypasses the sidecar (see
+ * `gatewayProxyProtocolRule`). Standalone pods get none: there is no mesh.
+ */
+export function gatewayPodAnnotations(config: GatewayConfig): Record<string, string> | undefined {
+  if (config.role !== "splitter") return undefined;
+  return {
+    [ISTIO_PROXY_CONFIG_ANNOTATION]: JSON.stringify({
+      holdApplicationUntilProxyStarts: true,
+      terminationDrainDuration: `${GATEWAY_TERMINATION_GRACE_SECONDS}s`,
+    }),
+    ...(config.gateway.proxyProtocol
+      ? { [ISTIO_EXCLUDE_INBOUND_PORTS_ANNOTATION]: String(config.port) }
+      : {}),
+  };
+}
+
+/**
+ * With two or more pods, spread them over zones and nodes where the scheduler can
+ * (`ScheduleAnyway`: a full zone never blocks a rollout).
+ */
+export function gatewayTopologySpread(config: Pick<GatewayConfig, "app" | "gateway">) {
+  if (config.gateway.replicas < 2) return undefined;
+  const labelSelector = { matchLabels: gatewayPodLabels(config.app.name) };
+  return [ZONE_TOPOLOGY_KEY, HOSTNAME_TOPOLOGY_KEY].map((topologyKey) => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable: "ScheduleAnyway",
+    labelSelector,
+  })) satisfies k8s.types.input.core.v1.TopologySpreadConstraint[];
+}
+
 /**
  * Deployment `<app>-gateway`. The ConfigMap is mounted as a directory, never with `subPath`:
  * only a directory mount receives updates (Kubernetes swaps a symlink in it).
@@ -81,6 +138,8 @@ export function gatewayRoutesConfigMap(config: GatewayConfig) {
 export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
   const names = objectNames(config.app.name);
   const labels = gatewayPodLabels(config.app.name);
+  const annotations = gatewayPodAnnotations(config);
+  const topologySpreadConstraints = gatewayTopologySpread(config);
   return {
     apiVersion: "apps/v1" as const,
     kind: "Deployment" as const,
@@ -89,13 +148,14 @@ export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
       replicas: config.gateway.replicas,
       selector: { matchLabels: labels },
       template: {
-        metadata: { labels },
+        metadata: { labels, ...(annotations ? { annotations } : {}) },
         spec: {
           automountServiceAccountToken: false,
           // The kubelet waits preStop (endpoints catch up, new connections still accepted) plus
           // the gateway's drain; the grace period covers both.
-          terminationGracePeriodSeconds: GATEWAY_PRE_STOP_SECONDS + GATEWAY_DRAIN_SECONDS + 5,
+          terminationGracePeriodSeconds: GATEWAY_TERMINATION_GRACE_SECONDS,
           securityContext: restrictedPodSecurityContext(),
+          ...(topologySpreadConstraints ? { topologySpreadConstraints } : {}),
           containers: [
             {
               name: names.gateway,
@@ -142,12 +202,28 @@ export function gatewayDeployment<I = string>(config: GatewayConfig, image: I) {
   };
 }
 
-/** LoadBalancer Service `<app>-gateway` on the gateway's port, with the CLB annotations. */
+/**
+ * Annotations the standalone gateway adds to the CLB's: with `gatewayProxyProtocol`, the CLB's
+ * listener sends a PROXY v2 header (`…-proxy-protocol: "on"`), which is what the gateway then
+ * expects on every connection.
+ */
+export function gatewayClbAnnotations(
+  config: Pick<GatewayConfig, "gateway">,
+): Record<string, string> {
+  return config.gateway.proxyProtocol ? { [CLB_ANNOTATIONS.proxyProtocol]: "on" } : {};
+}
+
+/**
+ * standalone: LoadBalancer Service `<app>-gateway` on the gateway's port, with the CLB
+ * annotations (the caller adds `gatewayClbAnnotations`). `gatewayBalance: sticky` sets
+ * `externalTrafficPolicy: Local`: nodes then deliver to their own gateway pods without SNAT, so
+ * the gateway sees the client's address (the CLB sends only to nodes with a gateway pod).
+ */
 export function gatewayService<A = Record<string, string>>(
-  config: Pick<GatewayConfig, "app" | "port">,
+  config: Pick<GatewayConfig, "app" | "port" | "gateway">,
   annotations: A,
 ) {
-  return tcpLoadBalancerService({
+  const service = tcpLoadBalancerService({
     name: objectNames(config.app.name).gateway,
     namespace: config.app.namespace,
     annotations,
@@ -155,6 +231,36 @@ export function gatewayService<A = Record<string, string>>(
     port: config.port,
     targetPort: TCP_PORT_NAME,
   });
+  if (config.gateway.balance !== "sticky") return service;
+  return { ...service, spec: { ...service.spec, externalTrafficPolicy: "Local" } };
+}
+
+/**
+ * splitter: ClusterIP Service `<app>-gateway` on the gateway's port, the one destination of the
+ * mesh's route.
+ */
+export function gatewaySplitterService(config: Pick<GatewayConfig, "app" | "port">) {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: objectNames(config.app.name).gateway, namespace: config.app.namespace },
+    spec: {
+      type: "ClusterIP",
+      selector: gatewayPodLabels(config.app.name),
+      ports: [tcpServicePort(config.port, TCP_PORT_NAME)],
+    },
+  } satisfies k8s.types.input.core.v1.Service;
+}
+
+/** With two or more pods: at most one down at a time during voluntary disruptions (drains). */
+export function gatewayDisruptionBudget(config: Pick<GatewayConfig, "app" | "gateway">) {
+  if (config.gateway.replicas < 2) return undefined;
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name: objectNames(config.app.name).gateway, namespace: config.app.namespace },
+    spec: { maxUnavailable: 1, selector: { matchLabels: gatewayPodLabels(config.app.name) } },
+  } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
 }
 
 /** Registry host of an image reference: the first path segment when it names a host. */

@@ -1,18 +1,22 @@
 /**
  * The tutorial's Istio objects as plain data: Gateway `tcp-echo-gateway`, VirtualService
  * `tcp-echo` (weights from `weightedVersions`, the same function the bundled gateway uses) and
- * DestinationRule `tcp-echo-destination`. Shared by the `MeshRoutes` component, render and tests.
+ * DestinationRule `tcp-echo-destination`; with `splitter: gateway`, a VirtualService with one fixed
+ * destination (the bundled gateway's Service) and, for PROXY protocol, a DestinationRule for it.
+ * Shared by the `MeshRoutes` component, render and tests.
  */
 import type { AppSettings } from "../config/settings";
 import {
   INGRESS_GATEWAY_SELECTOR,
   ISTIO_NETWORKING_API_VERSIONS,
+  ISTIO_SYSTEM_NAMESPACE,
   type IstioNetworkingApiVersion,
   TCP_PORT_NAME,
   VERSION_LABEL,
   VERSIONS,
 } from "../constants";
 import { objectNames } from "./objectNames";
+import { apiVersionAliases, type RouteTarget } from "./routeTarget";
 import { weightedVersions } from "./weights";
 
 /** What the Istio routing objects are built from. */
@@ -21,20 +25,34 @@ export interface MeshRoutesConfig {
   app: Pick<AppSettings, "name" | "namespace" | "port">;
   /** TCP port of the ingress gateway. */
   ingressPort: number;
-  /** Percent of new connections to v2. */
-  weightV2: number;
+  /** The app's versions by weight, or the bundled gateway's Service. */
+  target: RouteTarget;
   /** API version of Gateway, VirtualService and DestinationRule. */
   apiVersion: IstioNetworkingApiVersion;
 }
 
-/** Gateway: one TCP server on `ingressPort` on the `istio: ingressgateway` pods, any host. */
-export function istioGateway(config: MeshRoutesConfig) {
+/** The mesh's ingress gateway pods: where they run and the labels they carry. */
+export interface MeshIngressPods {
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * The ingress gateway pods the Istio Gateway selects and the app's NetworkPolicy admits: one
+ * place, so the two cannot drift apart.
+ */
+export function meshIngressPods(): MeshIngressPods {
+  return { namespace: ISTIO_SYSTEM_NAMESPACE, labels: { ...INGRESS_GATEWAY_SELECTOR } };
+}
+
+/** Gateway: one TCP server on `ingressPort` on the ingress gateway pods, any host. */
+export function istioGateway(config: Pick<MeshRoutesConfig, "app" | "ingressPort" | "apiVersion">) {
   return {
     apiVersion: config.apiVersion,
     kind: "Gateway",
     metadata: { name: objectNames(config.app.name).istioGateway, namespace: config.app.namespace },
     spec: {
-      selector: { ...INGRESS_GATEWAY_SELECTOR },
+      selector: meshIngressPods().labels,
       servers: [
         {
           port: { number: config.ingressPort, name: TCP_PORT_NAME, protocol: "TCP" },
@@ -45,14 +63,28 @@ export function istioGateway(config: MeshRoutesConfig) {
   };
 }
 
+/** The VirtualService's route: the weighted subsets, or the one fixed Service. */
+function tcpRoute(config: MeshRoutesConfig) {
+  const names = objectNames(config.app.name);
+  if (config.target.kind === "service") {
+    const { name, port } = config.target;
+    return [{ destination: { host: name, port: { number: port } } }];
+  }
+  const destinations = weightedVersions(config.target.weightV2);
+  return destinations.map(({ version, weight }) => ({
+    destination: { host: names.service, port: { number: config.app.port }, subset: version },
+    ...(destinations.length > 1 ? { weight } : {}),
+  }));
+}
+
 /**
  * VirtualService: connections to `ingressPort` on the Gateway go to the app's subsets by weight.
  * weightV2 0 is the tutorial's first route exactly (v1, no weight); 100 is v2 alone; anything
- * else two destinations whose weights sum to 100.
+ * else two destinations whose weights sum to 100. With a Service target, one destination that a
+ * weight change never touches.
  */
 export function virtualService(config: MeshRoutesConfig) {
   const names = objectNames(config.app.name);
-  const destinations = weightedVersions(config.weightV2);
   return {
     apiVersion: config.apiVersion,
     kind: "VirtualService",
@@ -60,19 +92,7 @@ export function virtualService(config: MeshRoutesConfig) {
     spec: {
       hosts: ["*"],
       gateways: [names.istioGateway],
-      tcp: [
-        {
-          match: [{ port: config.ingressPort }],
-          route: destinations.map(({ version, weight }) => ({
-            destination: {
-              host: names.service,
-              port: { number: config.app.port },
-              subset: version,
-            },
-            ...(destinations.length > 1 ? { weight } : {}),
-          })),
-        },
-      ],
+      tcp: [{ match: [{ port: config.ingressPort }], route: tcpRoute(config) }],
     },
   };
 }
@@ -92,11 +112,27 @@ export function destinationRule(config: Pick<MeshRoutesConfig, "app" | "apiVersi
 }
 
 /**
- * A custom resource's type token contains its apiVersion, so switching `istioApiVersion` would
- * replace the object; aliases to the other versions make it an in-place update instead.
+ * DestinationRule for the bundled gateway's Service (`splitter: gateway` with
+ * `gatewayProxyProtocol`): the mesh's Envoy opens each upstream connection with a PROXY v2 header
+ * (`trafficPolicy.proxyProtocol`, Istio 1.21+) carrying the client's address. Envoy writes that
+ * header on the raw socket, before any TLS, so this hop is plain TCP (`tls.mode: DISABLE`) and
+ * the gateway pod's sidecar lets the port through (`gatewayDeployment`'s
+ * excludeInboundPorts): a sidecar would read the header as the start of a TLS handshake.
  */
+export function gatewayProxyProtocolRule(config: Pick<MeshRoutesConfig, "app" | "apiVersion">) {
+  const name = objectNames(config.app.name).gateway;
+  return {
+    apiVersion: config.apiVersion,
+    kind: "DestinationRule",
+    metadata: { name, namespace: config.app.namespace },
+    spec: {
+      host: name,
+      trafficPolicy: { tls: { mode: "DISABLE" }, proxyProtocol: { version: "V2" } },
+    },
+  };
+}
+
+/** Aliases that make a switch of `istioApiVersion` an in-place update (see `apiVersionAliases`). */
 export function istioApiVersionAliases(current: string, kind: string): Array<{ type: string }> {
-  return ISTIO_NETWORKING_API_VERSIONS.filter((version) => version !== current).map((version) => ({
-    type: `kubernetes:${version}:${kind}`,
-  }));
+  return apiVersionAliases(current, ISTIO_NETWORKING_API_VERSIONS, kind);
 }

@@ -30,7 +30,7 @@ describe("asm mode, weightV2 0 (the tutorial's first state)", () => {
     run = await runWith({ ...ASM_ACCESS, istioApiVersion: "networking.istio.io/v1alpha3" });
   });
 
-  it("declares exactly the tutorial's objects plus the ASM ingress gateway", () => {
+  it("declares exactly the tutorial's objects plus the ASM ingress gateway and a NetworkPolicy", () => {
     const names = declaredObjects(run)
       .map((d) => `${d.object.kind}/${d.object.metadata.name}`)
       .sort();
@@ -40,6 +40,7 @@ describe("asm mode, weightV2 0 (the tutorial's first state)", () => {
       "DestinationRule/tcp-echo-destination",
       "Gateway/tcp-echo-gateway",
       "IstioGateway/ingressgateway",
+      "NetworkPolicy/tcp-echo",
       "Service/tcp-echo",
       "VirtualService/tcp-echo",
     ]);
@@ -66,7 +67,7 @@ describe("asm mode, weightV2 0 (the tutorial's first state)", () => {
 
   it("every object validates against the upstream schema", () => {
     const validated = declaredObjects(run).filter((d) => validateObject(d.object));
-    expect(validated).toHaveLength(6); // all but ASM's IstioGateway (no published schema)
+    expect(validated).toHaveLength(7); // all but ASM's IstioGateway (no published schema)
   });
 
   it("Deployments are the tutorial's, field by field, plus only the hardening additions", () => {
@@ -99,10 +100,39 @@ describe("asm mode, weightV2 0 (the tutorial's first state)", () => {
       "Deployment/tcp-echo-v1": DATA_PLANE_PROVIDER_NAME,
       "Deployment/tcp-echo-v2": DATA_PLANE_PROVIDER_NAME,
       "Service/tcp-echo": DATA_PLANE_PROVIDER_NAME,
+      "NetworkPolicy/tcp-echo": DATA_PLANE_PROVIDER_NAME,
       "Gateway/tcp-echo-gateway": MESH_PROVIDER_NAME,
       "VirtualService/tcp-echo": MESH_PROVIDER_NAME,
       "DestinationRule/tcp-echo-destination": MESH_PROVIDER_NAME,
       "IstioGateway/ingressgateway": MESH_PROVIDER_NAME,
+    });
+  });
+
+  it("the app's NetworkPolicy admits its namespace and ASM's ingress gateway pods, nothing else", () => {
+    // The pods the tutorial's Gateway selects: the ones that open the connections to the app.
+    const gateway = findObject(run, "Gateway", "tcp-echo-gateway").object;
+    const { selector } = gateway.spec as { selector: Record<string, string> };
+    expect(selector).toEqual({ istio: "ingressgateway" });
+    const { object } = findObject(run, "NetworkPolicy", "tcp-echo");
+    expect(object.spec).toEqual({
+      podSelector: { matchLabels: { app: "tcp-echo" } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          ports: [{ port: 9000, protocol: "TCP" }],
+          from: [
+            { podSelector: {} },
+            {
+              namespaceSelector: {
+                matchLabels: { "kubernetes.io/metadata.name": "istio-system" },
+              },
+              podSelector: { matchLabels: selector },
+            },
+          ],
+        },
+        // The sidecar's merged metrics, for scrapers in the namespace.
+        { ports: [{ port: 15020, protocol: "TCP" }], from: [{ podSelector: {} }] },
+      ],
     });
   });
 

@@ -27,6 +27,7 @@ describe("istio mode", () => {
       "Deployment/tcp-echo-v2",
       "DestinationRule/tcp-echo-destination",
       "Gateway/tcp-echo-gateway",
+      "NetworkPolicy/tcp-echo",
       "Service/tcp-echo",
       "Service/tcp-echo-ingress",
       "VirtualService/tcp-echo",

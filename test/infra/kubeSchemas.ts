@@ -4,10 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Gateway as GatewayApiGateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
+import { TCPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/TCPRoute";
 import { DestinationRule } from "@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule";
 import { Gateway } from "@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway";
 import { VirtualService } from "@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
@@ -45,14 +48,30 @@ const CORE_MODELS: Record<string, new (data: never) => { validate(): void }> = {
   Service,
   ConfigMap,
   PodDisruptionBudget,
+  NetworkPolicy,
+};
+/** The Gateway API's models (@kubernetes-models/gateway-api): Gateway v1, TCPRoute v1alpha2. */
+const GATEWAY_API_MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  Gateway: GatewayApiGateway,
+  TCPRoute,
 };
 
 /**
- * Validate against the upstream schema (kubernetes-models, @kubernetes-models/istio). Istio v1
- * and v1alpha3 serve the v1beta1 schema; ASM's IstioGateway has no published schema and is
- * checked field by field by the tests instead. Returns false for kinds without a model.
+ * Validate against the upstream schema (kubernetes-models, @kubernetes-models/istio,
+ * @kubernetes-models/gateway-api). Istio v1 and v1alpha3 serve the v1beta1 schema; a TCPRoute
+ * v1 (promoted) is checked against the v1alpha2 schema it was promoted with. ASM's IstioGateway
+ * has no published schema and is checked field by field by the tests instead. Returns false for
+ * kinds without a model.
  */
 export function validateObject(object: KubeObject): boolean {
+  if (object.apiVersion.startsWith("gateway.networking.k8s.io/")) {
+    const Model = GATEWAY_API_MODELS[object.kind];
+    if (!Model) throw new Error(`no model for ${object.kind}`);
+    const apiVersion =
+      object.kind === "TCPRoute" ? "gateway.networking.k8s.io/v1alpha2" : object.apiVersion;
+    new Model({ ...object, apiVersion } as never).validate();
+    return true;
+  }
   if (object.apiVersion.startsWith("networking.istio.io/")) {
     const Model = ISTIO_MODELS[object.kind];
     if (!Model) throw new Error(`no model for ${object.kind}`);
@@ -65,9 +84,12 @@ export function validateObject(object: KubeObject): boolean {
   return true;
 }
 
-/** The objects of a tutorial fixture file (`test/fixtures/tutorial/<file>`). */
-export function tutorialObjects(file: string): KubeObject[] {
-  const text = readFileSync(join(__dirname, "..", "fixtures", "tutorial", file), "utf8");
+/**
+ * The objects of a fixture file: the ASM tutorial's (`test/fixtures/tutorial/<file>`) or, with
+ * `folder`, another upstream sample's (`test/fixtures/<folder>/<file>`).
+ */
+export function tutorialObjects(file: string, folder = "tutorial"): KubeObject[] {
+  const text = readFileSync(join(__dirname, "..", "fixtures", folder, file), "utf8");
   return parseAllDocuments(text).map((doc) => doc.toJS() as KubeObject);
 }
 

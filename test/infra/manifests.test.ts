@@ -7,6 +7,11 @@ import { CLB_ANNOTATIONS, GATEWAY_ROUTES_FILE, NON_ROOT_UID } from "../../infra/
 import { aclEntryRole, clbAnnotations, clbResourceArgs } from "../../infra/manifests/clbSettings";
 import { echoDeployment } from "../../infra/manifests/echoManifests";
 import {
+  gatewayApiGateway,
+  tcpRoute,
+  tcpRouteApiVersionAliases,
+} from "../../infra/manifests/gatewayApiManifests";
+import {
   type GatewayConfig,
   gatewayDeployment,
   gatewayRoutesConfigMap,
@@ -17,6 +22,7 @@ import {
   type MeshRoutesConfig,
   virtualService,
 } from "../../infra/manifests/meshManifests";
+import { appNetworkPolicy, gatewayNetworkPolicy } from "../../infra/manifests/networkPolicies";
 import { splitWeights } from "../../infra/manifests/weights";
 import { validateObject } from "./kubeSchemas";
 
@@ -28,7 +34,7 @@ function settingsWith(raw: Record<string, unknown> = {}): StackSettings {
 function gatewayConfig(settings: StackSettings): GatewayConfig {
   if (settings.mode !== "standalone") throw new Error("standalone settings expected");
   const { app, weightV2, gateway } = settings;
-  return { app, port: settings.ingress.port, weightV2, gateway };
+  return { role: "standalone", app, port: settings.ingress.port, weightV2, gateway };
 }
 
 /** The mesh routes' builder input of asm or istio settings. */
@@ -39,7 +45,7 @@ function meshConfig(settings: StackSettings): MeshRoutesConfig {
   return {
     app,
     ingressPort: settings.ingress.port,
-    weightV2,
+    target: { kind: "versions", weightV2 },
     apiVersion: settings.routing.apiVersion,
   };
 }
@@ -113,7 +119,10 @@ describe("weights", () => {
       const object = virtualService(meshConfig(settingsWith({ weightV2 })));
       expect(validateObject(object as never)).toBe(true);
       const route = object.spec.tcp[0]?.route ?? [];
-      const total = route.reduce((sum, r) => sum + ("weight" in r ? (r.weight ?? 0) : 100), 0);
+      const total = route.reduce(
+        (sum, r) => sum + ("weight" in r && typeof r.weight === "number" ? r.weight : 100),
+        0,
+      );
       expect(total, `weightV2 ${weightV2}`).toBe(100);
       expect(route.length).toBe(weightV2 === 0 || weightV2 === 100 ? 1 : 2);
     }
@@ -131,7 +140,10 @@ describe("weights", () => {
       const fromFile = file.listeners[0]?.routes.map((r) => [r.name, r.weight]);
       expect(fromFile).toEqual(Object.entries(splitWeights(weightV2)));
       const fromMesh = (virtualService(meshConfig(settingsWith(raw))).spec.tcp[0]?.route ?? []).map(
-        (r) => [r.destination.subset, "weight" in r ? (r.weight ?? 0) : 100],
+        (r) => [
+          "subset" in r.destination ? r.destination.subset : undefined,
+          "weight" in r ? r.weight : 100,
+        ],
       );
       expect(fromFile?.filter(([, weight]) => weight !== 0)).toEqual(fromMesh);
     }
@@ -192,5 +204,119 @@ describe("names", () => {
     );
     expect(registryOf("localhost:5000/gw:1")).toBe("localhost:5000");
     expect(registryOf("acme/gw:1")).toBe("docker.io");
+  });
+});
+
+describe("Gateway API objects", () => {
+  const app = { name: "tcp-echo", namespace: "shop", port: 9000 };
+  const config = {
+    app,
+    ingressPort: 31400,
+    target: { kind: "versions", weightV2: 35 },
+    gatewayClassName: "istio",
+    tcpRouteApiVersion: "gateway.networking.k8s.io/v1alpha2",
+  } as const;
+
+  it("every weightV2 gives a valid TCPRoute whose backends carry the VirtualService's weights", () => {
+    for (let weightV2 = 0; weightV2 <= 100; weightV2++) {
+      const target = { kind: "versions", weightV2 } as const;
+      const route = tcpRoute({ ...config, target });
+      expect(validateObject(route as never)).toBe(true);
+      const backends = route.spec.rules[0]?.backendRefs ?? [];
+      const fromRoute = backends.map((b) => [b.name, "weight" in b ? b.weight : 100]);
+      const fromMesh = (
+        virtualService({ app, ingressPort: 31400, target, apiVersion: "networking.istio.io/v1" })
+          .spec.tcp[0]?.route ?? []
+      ).map((r) => [
+        `tcp-echo-${"subset" in r.destination ? r.destination.subset : ""}`,
+        "weight" in r ? r.weight : 100,
+      ]);
+      expect(fromRoute, `weightV2 ${weightV2}`).toEqual(fromMesh);
+    }
+  });
+
+  it("the Gateway binds to an existing gateway by hostname, or hands the implementation annotations", () => {
+    const bound = gatewayApiGateway(
+      { ...config, existingService: { name: "istio-ingressgateway", namespace: "istio-system" } },
+      { ignored: "when bound" },
+    );
+    expect(bound.spec).toEqual({
+      gatewayClassName: "istio",
+      listeners: [
+        {
+          name: "tcp-31400",
+          protocol: "TCP",
+          port: 31400,
+          allowedRoutes: { kinds: [{ kind: "TCPRoute" }] },
+        },
+      ],
+      addresses: [
+        { type: "Hostname", value: "istio-ingressgateway.istio-system.svc.cluster.local" },
+      ],
+    });
+    const provisioned = gatewayApiGateway({ ...config, ingressPort: 31401 }, { a: "on" });
+    expect(provisioned.spec).toMatchObject({
+      listeners: [{ name: "tcp-31401", port: 31401 }],
+      infrastructure: { annotations: { a: "on" } },
+    });
+    expect(provisioned.spec).not.toHaveProperty("addresses");
+    expect(validateObject(provisioned as never)).toBe(true);
+    expect(tcpRoute({ ...config, ingressPort: 31401 }).spec.parentRefs).toEqual([
+      { name: "tcp-echo-gateway", sectionName: "tcp-31401" },
+    ]);
+  });
+
+  it("a TCPRoute version switch is an alias, not a new resource", () => {
+    expect(tcpRouteApiVersionAliases("gateway.networking.k8s.io/v1")).toEqual([
+      { type: "kubernetes:gateway.networking.k8s.io/v1alpha2:TCPRoute" },
+    ]);
+  });
+});
+
+describe("NetworkPolicies", () => {
+  const app = { name: "tcp-echo", namespace: "shop", port: 9100 };
+
+  it("the app: its port from the namespace and the mesh's ingress pods; the sidecar's metrics port from metricsNamespace", () => {
+    const policy = appNetworkPolicy(app, {
+      sidecar: true,
+      meshIngress: { namespace: "istio-system", labels: { istio: "ingressgateway" } },
+      metricsNamespace: "arms-prom",
+    });
+    expect(validateObject(policy as never)).toBe(true);
+    expect(policy.metadata).toEqual({ name: "tcp-echo", namespace: "shop" });
+    expect(policy.spec.ingress).toEqual([
+      {
+        ports: [{ port: 9100, protocol: "TCP" }],
+        from: [
+          { podSelector: {} },
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "istio-system" } },
+            podSelector: { matchLabels: { istio: "ingressgateway" } },
+          },
+        ],
+      },
+      {
+        ports: [{ port: 15020, protocol: "TCP" }],
+        from: [
+          { podSelector: {} },
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "arms-prom" } } },
+        ],
+      },
+    ]);
+  });
+
+  it("the splitter: the data port from anywhere; admin and sidecar metrics from the namespace", () => {
+    const policy = gatewayNetworkPolicy({ app, port: 31400 }, { sidecar: true });
+    expect(validateObject(policy as never)).toBe(true);
+    expect(policy.spec.ingress).toEqual([
+      { ports: [{ port: 31400, protocol: "TCP" }] },
+      {
+        ports: [
+          { port: 9901, protocol: "TCP" },
+          { port: 15020, protocol: "TCP" },
+        ],
+        from: [{ podSelector: {} }],
+      },
+    ]);
   });
 });

@@ -2,6 +2,7 @@
  * Test harness: runs the real program (`index.ts`) under the recording mocks of
  * `tools/render/renderProgram.ts`; re-exports the schema and tutorial helpers of `kubeSchemas.ts`.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import {
   installMocks,
@@ -36,9 +37,22 @@ export interface DeclaredObject {
   object: KubeObject;
 }
 
-/** Install the mocks (once per test file). */
+let warnings: string[] = [];
+
+/**
+ * Install the mocks (once per test file). `pulumi.log.warn` is recorded instead of printed:
+ * `lastWarnings()` returns what the last run warned about.
+ */
 export function useProgramMocks(): void {
   installMocks(TEST_STACK);
+  vi.spyOn(pulumi.log, "warn").mockImplementation(async (message: string) => {
+    warnings.push(message);
+  });
+}
+
+/** The warnings (`pulumi.log.warn`) of the last `runWith`, as `pulumi preview` would print them. */
+export function lastWarnings(): string[] {
+  return [...warnings];
 }
 
 /** Run the program with `config` (CLI-style strings), importing it fresh. */
@@ -46,6 +60,7 @@ export function runWith(
   config: Record<string, string>,
   secretKeys: string[] = [],
 ): Promise<ProgramRun> {
+  warnings = [];
   return runProgram({
     config,
     secretKeys,
@@ -85,4 +100,54 @@ export function findObject(run: ProgramRun, kind: string, name: string): Declare
 /** Resources of a given type token. */
 export function resourcesOfType(run: ProgramRun, type: string): RecordedResource[] {
   return run.resources.filter((r) => r.type === type);
+}
+
+/** What the engine would receive for one registered resource, beyond its inputs. */
+export interface Registration {
+  /** The resource's URN (type chain of its parents, type, name). */
+  urn: string;
+  /** Type tokens of its aliases: an object registered under one of them is updated, not replaced. */
+  aliasTypes: string[];
+  /** URNs of the resources it depends on (`dependsOn`, and the resources its inputs came from). */
+  dependencies: string[];
+}
+
+interface RegisterRequest {
+  getAliasesList(): Array<{ getSpec(): { getType(): string } | undefined }>;
+  getDependenciesList(): string[];
+}
+type RegisterCallback = (error: unknown, response?: { getUrn(): string }) => void;
+interface MockMonitorLike {
+  registerResource(request: RegisterRequest, callback: RegisterCallback): unknown;
+}
+
+/**
+ * Run `action` (a `runWith`) and return every resource registration it made, as the engine
+ * would see it: URN, alias types and dependencies. The recording mocks see only inputs.
+ */
+export async function withRegistrations<T>(
+  action: () => Promise<T>,
+): Promise<{ result: T; registrations: Registration[] }> {
+  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorLike;
+  const original = monitor.registerResource;
+  const registrations: Registration[] = [];
+  monitor.registerResource = (request, callback) =>
+    original.call(monitor, request, (error, response) => {
+      if (response) {
+        registrations.push({
+          urn: response.getUrn(),
+          aliasTypes: request
+            .getAliasesList()
+            .map((alias) => alias.getSpec()?.getType() ?? "")
+            .filter((type) => type !== ""),
+          dependencies: request.getDependenciesList(),
+        });
+      }
+      callback(error, response);
+    });
+  try {
+    return { result: await action(), registrations };
+  } finally {
+    monitor.registerResource = original;
+  }
 }

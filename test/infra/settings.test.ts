@@ -84,6 +84,7 @@ describe("toStackSettings", () => {
       api: "gateway-api",
       gatewayClassName: "istio",
       tcpRouteApiVersion: "gateway.networking.k8s.io/v1",
+      istioApiVersion: "networking.istio.io/v1beta1",
     });
   });
 });
@@ -144,5 +145,47 @@ describe("rules of the new keys", () => {
     expect(standalone).toContain(
       'tcp-shift:routingApi = "gateway-api": is only allowed in asm and istio modes',
     );
+  });
+});
+
+describe("image references", () => {
+  const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
+  const imageProblem = (image: string): string => {
+    try {
+      parseConfig({ imageV1: image, imageV2: image, mode: "standalone", gatewayImage: image });
+      return "";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it.each([
+    "docker.io/istio/tcp-echo-server:1.1",
+    "istio/tcp-echo-server",
+    "localhost:5000/gw:1",
+    "registry.cn-hangzhou.aliyuncs.com/acme/tcp-shift-gateway:0.1.0",
+    `registry.cn-hangzhou.aliyuncs.com/acme/tcp-shift-gateway@${DIGEST}`,
+    `registry.cn-hangzhou.aliyuncs.com/acme/tcp-shift-gateway:0.1.0@${DIGEST}`,
+    `docker.io/istio/tcp-echo-server:1.1@${DIGEST}`,
+  ])("accepts %s for imageV1, imageV2 and gatewayImage", (image) => {
+    expect(imageProblem(image)).toBe("");
+  });
+
+  it.each([
+    "docker.io/istio/tcp-echo-server:1.1 ",
+    "Istio/tcp-echo-server:1.1",
+    "istio/tcp-echo-server:1:1",
+    "istio/tcp-echo-server:",
+    "istio/tcp-echo-server@sha256:0123",
+    `istio/tcp-echo-server@md5:${"0123456789abcdef".repeat(2)}`,
+    `istio/tcp-echo-server@${DIGEST}:1.1`,
+    `istio/tcp-echo-server@${DIGEST.toUpperCase()}`,
+    "istio//tcp-echo-server",
+  ])("refuses %s, naming each key", (image) => {
+    const message = imageProblem(image);
+    for (const key of ["imageV1", "imageV2", "gatewayImage"])
+      expect(message).toContain(
+        `tcp-shift:${key} = ${JSON.stringify(image)}: must be a container image reference such as docker.io/istio/tcp-echo-server:1.1, repo@sha256:<64 hex digits> or repo:tag@sha256:<64 hex digits>`,
+      );
   });
 });

@@ -19,6 +19,7 @@ import {
   runWith,
   useProgramMocks,
   validateObject,
+  withRegistrations,
 } from "./programHarness";
 
 useProgramMocks();
@@ -58,6 +59,8 @@ describe("standalone mode", () => {
       "Deployment/tcp-echo-gateway",
       "Deployment/tcp-echo-v1",
       "Deployment/tcp-echo-v2",
+      "NetworkPolicy/tcp-echo",
+      "NetworkPolicy/tcp-echo-gateway",
       "Service/tcp-echo",
       "Service/tcp-echo-gateway",
       "Service/tcp-echo-v1",
@@ -184,5 +187,123 @@ describe("standalone mode with gatewayBuild", () => {
     expect(deployment.spec.template.spec.containers[0]?.image).toBe(
       `${IMAGE}@sha256:(known after up)`,
     );
+  });
+});
+
+describe("standalone mode, resource names", () => {
+  it("keeps the URNs the gateway had before it was shared with the splitter", async () => {
+    const { registrations } = await withRegistrations(() =>
+      runWith({ mode: "standalone", gatewayImage: IMAGE }),
+    );
+    const gateway = "urn:pulumi:dev::tcp-shift::tcp-shift:gateway:StandaloneGateway";
+    const urns = registrations.map((r) => r.urn).filter((urn) => urn.startsWith(gateway));
+    expect(urns.sort()).toEqual(
+      [
+        `${gateway}::tcp-echo-gateway`,
+        `${gateway}$kubernetes:apps/v1:Deployment::tcp-echo-gateway-deployment`,
+        `${gateway}$kubernetes:core/v1:ConfigMap::tcp-echo-gateway-routes`,
+        `${gateway}$kubernetes:core/v1:Service::tcp-echo-gateway-service`,
+        `${gateway}$kubernetes:networking.k8s.io/v1:NetworkPolicy::tcp-echo-gateway-network-policy`,
+      ].sort(),
+    );
+  });
+});
+
+describe("standalone mode, gateway options", () => {
+  it("gatewayProxyProtocol: the CLB sends PROXY v2 (annotation) and the gateway expects it", async () => {
+    const run = await runWith({
+      mode: "standalone",
+      gatewayImage: IMAGE,
+      gatewayProxyProtocol: "true",
+    });
+    expect(findObject(run, "Service", "tcp-echo-gateway").object.metadata.annotations).toEqual({
+      [CLB_ANNOTATIONS.id]: "tcp-echo-clb-load-balancer id (known after up)",
+      [CLB_ANNOTATIONS.forceOverrideListeners]: "true",
+      [CLB_ANNOTATIONS.proxyProtocol]: "on",
+    });
+    const { object } = findObject(run, "ConfigMap", "tcp-echo-routes");
+    const text = (object.data as Record<string, string>)[GATEWAY_ROUTES_FILE] ?? "";
+    expect(validateRouteFile(parse(text), GATEWAY_ROUTES_FILE).listeners[0]?.proxyProtocol).toBe(
+      true,
+    );
+    // No mesh here: no Istio annotations on the pods.
+    const deployment = findObject(run, "Deployment", "tcp-echo-gateway").object as unknown as {
+      spec: { template: { metadata: Record<string, unknown> } };
+    };
+    expect(deployment.spec.template.metadata).toEqual({ labels: { app: "tcp-echo-gateway" } });
+  });
+
+  it("gatewayBalance sticky: externalTrafficPolicy Local keeps the client's address", async () => {
+    const run = await runWith({
+      mode: "standalone",
+      gatewayImage: IMAGE,
+      gatewayBalance: "sticky",
+    });
+    const { object } = findObject(run, "Service", "tcp-echo-gateway");
+    expect(object.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local" });
+    expect(validateObject(object)).toBe(true);
+    const smooth = await runWith({ mode: "standalone", gatewayImage: IMAGE });
+    expect(findObject(smooth, "Service", "tcp-echo-gateway").object.spec).not.toHaveProperty(
+      "externalTrafficPolicy",
+    );
+  });
+
+  it("two or more pods: a PodDisruptionBudget and a spread over zones and nodes", async () => {
+    const single = await runWith({ mode: "standalone", gatewayImage: IMAGE });
+    expect(declaredObjects(single).filter((d) => d.object.kind === "PodDisruptionBudget")).toEqual(
+      [],
+    );
+    const run = await runWith({ mode: "standalone", gatewayImage: IMAGE, gatewayReplicas: "2" });
+    const budget = findObject(run, "PodDisruptionBudget", "tcp-echo-gateway").object;
+    expect(budget.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: { app: "tcp-echo-gateway" } },
+    });
+    expect(validateObject(budget)).toBe(true);
+    const pod = (
+      findObject(run, "Deployment", "tcp-echo-gateway").object as unknown as {
+        spec: { template: { spec: { topologySpreadConstraints?: unknown } } };
+      }
+    ).spec.template.spec;
+    const spread = (topologyKey: string) => ({
+      maxSkew: 1,
+      topologyKey,
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: { matchLabels: { app: "tcp-echo-gateway" } },
+    });
+    expect(pod.topologySpreadConstraints).toEqual([
+      spread("topology.kubernetes.io/zone"),
+      spread("kubernetes.io/hostname"),
+    ]);
+  });
+
+  it("NetworkPolicies: the data port from anywhere, the admin port from the namespace and metricsNamespace", async () => {
+    const run = await runWith({
+      mode: "standalone",
+      gatewayImage: IMAGE,
+      metricsNamespace: "monitoring",
+    });
+    const gateway = findObject(run, "NetworkPolicy", "tcp-echo-gateway").object;
+    expect(gateway.spec).toEqual({
+      podSelector: { matchLabels: { app: "tcp-echo-gateway" } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        { ports: [{ port: 31400, protocol: "TCP" }] },
+        {
+          ports: [{ port: 9901, protocol: "TCP" }],
+          from: [
+            { podSelector: {} },
+            { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+          ],
+        },
+      ],
+    });
+    // The app's pods: only from their namespace (the gateway); no mesh, no sidecar port.
+    const app = findObject(run, "NetworkPolicy", "tcp-echo").object;
+    expect(app.spec).toEqual({
+      podSelector: { matchLabels: { app: "tcp-echo" } },
+      policyTypes: ["Ingress"],
+      ingress: [{ ports: [{ port: 9000, protocol: "TCP" }], from: [{ podSelector: {} }] }],
+    });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Property: a change of `weightV2` alone changes the inputs of exactly one resource (the
- * VirtualService; in standalone mode the route ConfigMap) and no resource name. Random pairs of
+ * VirtualService or the TCPRoute; with the bundled gateway, standalone or splitter, its route
+ * ConfigMap: no Deployment rolls) and no resource name. Random pairs of
  * weights from a seeded generator, so a failure reproduces.
  */
 import { describe, expect, it } from "vitest";
@@ -49,6 +50,8 @@ function inputsByResource(run: ProgramRun): Map<string, string> {
   return out;
 }
 
+const GATEWAY_IMAGE = "registry.cn-hangzhou.aliyuncs.com/acme/tcp-shift-gateway:0.1.0";
+
 const MODES = [
   {
     mode: "asm",
@@ -67,6 +70,35 @@ const MODES = [
     config: {
       mode: "standalone",
       gatewayImage: "registry.cn-hangzhou.aliyuncs.com/acme/tcp-shift-gateway:0.1.0",
+      gatewayReplicas: "2",
+    },
+    changes: "kubernetes:core/v1:ConfigMap::tcp-echo-gateway-routes",
+  },
+  {
+    mode: "asm, routingApi gateway-api",
+    config: { ...ASM_ACCESS, routingApi: "gateway-api" },
+    changes: "kubernetes:gateway.networking.k8s.io/v1alpha2:TCPRoute::tcp-echo-routes-tcp-route",
+  },
+  {
+    mode: "istio, routingApi gateway-api",
+    config: { mode: "istio", routingApi: "gateway-api", clb: "controller" },
+    changes: "kubernetes:gateway.networking.k8s.io/v1alpha2:TCPRoute::tcp-echo-routes-tcp-route",
+  },
+  {
+    // No Envoy listener is rewritten and no pod rolls: the ConfigMap alone changes.
+    mode: "asm, splitter gateway",
+    config: { ...ASM_ACCESS, splitter: "gateway", gatewayImage: GATEWAY_IMAGE },
+    changes: "kubernetes:core/v1:ConfigMap::tcp-echo-gateway-routes",
+  },
+  {
+    mode: "istio, splitter gateway, gateway-api, PROXY protocol, two pods",
+    config: {
+      mode: "istio",
+      routingApi: "gateway-api",
+      splitter: "gateway",
+      gatewayImage: GATEWAY_IMAGE,
+      gatewayProxyProtocol: "true",
+      gatewayReplicas: "2",
     },
     changes: "kubernetes:core/v1:ConfigMap::tcp-echo-gateway-routes",
   },

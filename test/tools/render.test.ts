@@ -8,10 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
-import { main } from "../../tools/render/render";
+import { openClbWarning } from "../../infra/components/exposureWarnings";
+import { parseConfig } from "../../infra/config/config";
+import { toStackSettings } from "../../infra/config/settings";
+import { parseStackConfig } from "../../infra/config/stackFile";
+import { main, stringifyYaml } from "../../tools/render/render";
 import { installMocks } from "../../tools/render/renderProgram";
 import { committedText } from "../committedFiles";
 import {
+  ASM_ACCESS,
   type KubeObject,
   tutorialDifferences,
   tutorialObjects,
@@ -105,6 +110,13 @@ async function renderHere(args: string[], dir = PROJECT): Promise<Result> {
 }
 
 const REGISTRY_PASSWORD = "correct-horse-battery-staple";
+/** The CLB settings of the committed dev stack: created, internet-facing, no access list. */
+const DEV_CLB = toStackSettings(
+  parseConfig({
+    ...parseStackConfig(committedText("Pulumi.dev.yaml"), "Pulumi.dev.yaml"),
+    ...ASM_ACCESS,
+  }),
+).clb;
 const ENCRYPTED = "v1:c2VjcmV0LW1lc2gta3ViZWNvbmZpZw==";
 
 describe("npm run render, spawned", () => {
@@ -129,7 +141,8 @@ describe("npm run render, spawned", () => {
 
   it("renders the dev stack without credentials and says so in its header", () => {
     const { code, stdout, stderr } = get("dev");
-    expect(stderr).toBe("");
+    // The warning `pulumi preview` prints too: dev's CLB is internet-facing without allowedCidrs.
+    expect(stderr).toBe(`warning: [runtime] ${openClbWarning(DEV_CLB, 31400)}\n`);
     expect(code).toBe(0);
     expect(stdout).toContain(
       "# NOTE: cluster access is not configured for this stack; rendered with placeholders:",
@@ -146,13 +159,14 @@ describe("npm run render, spawned", () => {
       "Deployment/tcp-echo-v1": "data plane",
       "Deployment/tcp-echo-v2": "data plane",
       "Service/tcp-echo": "data plane",
+      "NetworkPolicy/tcp-echo": "data plane",
       "Gateway/tcp-echo-gateway": "mesh",
       "DestinationRule/tcp-echo-destination": "mesh",
       "VirtualService/tcp-echo": "mesh",
       "IstioGateway/ingressgateway": "mesh",
     });
     const validated = docs.filter(({ object }) => validateObject(object));
-    expect(validated).toHaveLength(6); // all but ASM's IstioGateway (no published schema)
+    expect(validated).toHaveLength(7); // all but ASM's IstioGateway (no published schema)
   });
 
   it("prints the cloud resources after the objects", () => {
@@ -204,6 +218,77 @@ describe("npm run render, in process", () => {
         "metadata.namespace",
       ]),
     ).toEqual([]);
+  });
+
+  it("routingApi gateway-api: Istio's Gateway API sample, field by field, and no Istio routes", async () => {
+    const { code, stdout } = await renderHere([
+      "--stack",
+      "dev",
+      "--set",
+      "routingApi=gateway-api",
+      "--set",
+      "weightV2=20",
+    ]);
+    expect(code).toBe(0);
+    const docs = objectsOf(stdout);
+    expect(docs.filter((d) => d.object.apiVersion.startsWith("networking.istio.io/"))).toEqual([]);
+    const sample = [
+      ...tutorialObjects("tcp-echo-all-v1.yaml", "istio-gateway-api"),
+      ...tutorialObjects("tcp-echo-20-v2.yaml", "istio-gateway-api"),
+    ];
+    const gateway = find(docs, "Gateway", "tcp-echo-gateway");
+    const [expectedGateway] = sample.filter((o) => o.kind === "Gateway");
+    // asm: the Gateway binds to ASM's ingress gateway (ASM deploys none for a Gateway).
+    expect(
+      tutorialDifferences(gateway.object, expectedGateway, [
+        "metadata.namespace",
+        "spec.addresses",
+      ]),
+    ).toEqual([]);
+    expect(gateway.cluster).toBe("mesh");
+    const route = find(docs, "TCPRoute", "tcp-echo");
+    const expectedRoute = sample.filter((o) => o.kind === "TCPRoute")[1];
+    expect(tutorialDifferences(route.object, expectedRoute, ["metadata.namespace"])).toEqual([]);
+    for (const service of sample.filter((o) => o.kind === "Service")) {
+      const actual = find(docs, "Service", service.metadata.name).object;
+      expect(
+        tutorialDifferences(actual, service, [
+          "metadata.namespace",
+          "metadata.labels",
+          "spec.type",
+          "spec.ports[*].targetPort",
+          "spec.ports[*].protocol",
+        ]),
+      ).toEqual([]);
+    }
+    for (const { object } of docs) {
+      if (object.kind !== "IstioGateway") expect(validateObject(object), object.kind).toBe(true);
+    }
+  });
+
+  it("quotes strings a YAML 1.1 parser (kubectl) would read as booleans or numbers", async () => {
+    const { stdout } = await renderHere([
+      "--stack",
+      "dev",
+      "--set",
+      'allowedCidrs=["203.0.113.0/24"]',
+    ]);
+    expect(stdout).toContain(
+      '    service.beta.kubernetes.io/alibaba-cloud-loadbalancer-acl-status: "on"\n',
+    );
+    const gateway = find(objectsOf(stdout), "IstioGateway", "ingressgateway").object;
+    const annotations = (gateway.spec as { serviceAnnotations: Record<string, unknown> })
+      .serviceAnnotations;
+    expect(annotations["service.beta.kubernetes.io/alibaba-cloud-loadbalancer-acl-status"]).toBe(
+      "on",
+    );
+    const tricky = { on: "on", off: "off", yes: "yes", n: "n", time: "1:20", plain: "tcp-echo" };
+    const text = stringifyYaml(tricky);
+    expect(text).toBe(
+      '"on": "on"\n"off": "off"\n"yes": "yes"\n"n": "n"\ntime: "1:20"\nplain: tcp-echo\n',
+    );
+    expect(parse(text, { version: "1.1" })).toEqual(tricky);
+    expect(parse(text)).toEqual(tricky);
   });
 
   it("a bad command line: the problem and usage on stderr, exit 2", async () => {

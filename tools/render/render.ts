@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { stringify } from "yaml";
+import { Document, parse as parseYaml, Scalar, visit } from "yaml";
 import { EXIT_CODES } from "../../contract/exitCodes";
 import { UserError } from "../../contract/userError";
 import {
@@ -63,6 +63,7 @@ const TARGET_LABELS: Record<string, string> = {
 /** Apply order of kinds, so the output reads top-down like an install. */
 const KIND_ORDER = [
   "Namespace",
+  "NetworkPolicy",
   "ConfigMap",
   "Deployment",
   "PodDisruptionBudget",
@@ -70,6 +71,7 @@ const KIND_ORDER = [
   "Gateway",
   "DestinationRule",
   "VirtualService",
+  "TCPRoute",
   "IstioGateway",
 ];
 
@@ -219,8 +221,35 @@ function commented(text: string): string {
     .join("\n");
 }
 
+/** What a YAML 1.1 parser makes of a one-line plain scalar; undefined if it cannot parse it. */
+function yaml11Value(text: string): unknown {
+  try {
+    return parseYaml(text, { version: "1.1" });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * YAML that YAML 1.1 parsers read the same as YAML 1.2 ones. The `yaml` package writes YAML 1.2,
+ * where `on`, `off`, `yes`, `no`, `y`, `n` and `1:20` are plain strings; kubectl's parser (YAML
+ * 1.1) reads them as booleans and numbers (`acl-status: on` would become `true`). Every string
+ * that YAML 1.1 would read as something else is double-quoted; the rest is left as YAML 1.2 writes
+ * it (which already quotes what YAML 1.2 would misread).
+ */
+export function stringifyYaml(value: unknown): string {
+  const document = new Document(value);
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value !== "string" || node.value.includes("\n")) return;
+      if (yaml11Value(node.value) !== node.value) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return document.toString({ lineWidth: 0 });
+}
+
 function yaml(value: unknown, top = false): string {
-  return stringify(ordered(maskSecrets(value), top), { lineWidth: 0 }).trimEnd();
+  return stringifyYaml(ordered(maskSecrets(value), top)).trimEnd();
 }
 
 /** YAML of a list of records whose own keys keep their order; values below are sorted. */
@@ -228,7 +257,7 @@ function yamlList(key: string, items: Record<string, unknown>[]): string {
   const list = items.map((item) =>
     Object.fromEntries(Object.entries(item).map(([k, v]) => [k, ordered(maskSecrets(v))])),
   );
-  return stringify({ [key]: list }, { lineWidth: 0 }).trimEnd();
+  return stringifyYaml({ [key]: list }).trimEnd();
 }
 
 /** Where the program gets each kubeconfig from, in words. */
