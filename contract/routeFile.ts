@@ -18,6 +18,18 @@
  *         weight: 20
  *         endpoints: [tcp-echo-v2.default.svc.cluster.local:9000]
  * ```
+ *
+ * Weights are relative: each route gets its weight divided by the listener's total, so 80/10 is
+ * 88.9% / 11.1% (the gateway logs a warning when a listener's weights do not sum to 100).
+ *
+ * Size: a file is at most `ROUTE_FILE_MAX_BYTES` (checked before parsing), with at most
+ * `MAX_LISTENERS` listeners, `MAX_ROUTES` routes per listener, `MAX_ENDPOINTS` endpoints per route
+ * and `MAX_TOTAL_ENDPOINTS` endpoints in all; errors list the first `MAX_REPORTED_PROBLEMS`
+ * problems and how many more there are.
+ *
+ * Replace the file atomically (write a temporary file, then rename it over the old one; a
+ * Kubernetes ConfigMap update does exactly that): a file rewritten in place can be read half
+ * written (see dataplane/shared/fileWatcher.ts).
  */
 import { z } from "zod";
 import { parseHostPort } from "./hostPort";
@@ -37,6 +49,16 @@ const hostPort = (what: string, minPort: number) =>
 export const LISTENER_BALANCES = ["smooth", "random", "sticky"] as const;
 export type ListenerBalance = (typeof LISTENER_BALANCES)[number];
 
+/** Largest route file read (bytes), checked before parsing. */
+export const ROUTE_FILE_MAX_BYTES = 1024 * 1024;
+/** Listeners in a file, routes per listener, endpoints per route and in all, at most. */
+export const MAX_LISTENERS = 64;
+export const MAX_ROUTES = 64;
+export const MAX_ENDPOINTS = 1024;
+export const MAX_TOTAL_ENDPOINTS = 10_000;
+/** An invalid file's error lists this many problems, then says how many more. */
+export const MAX_REPORTED_PROBLEMS = 20;
+
 /** Connections per second a drain closes when the route file does not say. */
 export const DEFAULT_DRAIN_RATE = 10;
 
@@ -48,7 +70,10 @@ export const routeSchema = z.strictObject({
   /** Relative share of new connections; 0 sends none. */
   weight: z.number().int("weight must be an integer").min(0, "weight must be >= 0").max(10000),
   /** Backends of this route, tried round robin; a failed connect tries the next one. */
-  endpoints: z.array(hostPort("endpoint", 1)).min(1, "a route needs at least one endpoint"),
+  endpoints: z
+    .array(hostPort("endpoint", 1))
+    .min(1, "a route needs at least one endpoint")
+    .max(MAX_ENDPOINTS, `a route has at most ${MAX_ENDPOINTS} endpoints`),
 });
 
 export const listenerSchema = z
@@ -61,8 +86,11 @@ export const listenerSchema = z
     listen: hostPort("listen", 0),
     /**
      * `smooth` weighted round robin (exact shares), `random` (what Envoy does), or `sticky`: the
-     * client address hashes to a bucket, buckets below the weight go to the later routes, so a
-     * weight change only moves clients one way and a client that reconnects keeps its route.
+     * client address hashes to one of 10,000 buckets and the routes are stacked on them from the
+     * last route down (the last route takes the lowest buckets), so a client that reconnects
+     * keeps its route, and a change that gives every tail of the route list at least its old
+     * share (e.g. raising v2) moves clients only toward later routes (v1 to v2), never back.
+     * See dataplane/gateway/weightedPicker.ts.
      */
     balance: z.enum(LISTENER_BALANCES).default("smooth"),
     /**
@@ -84,7 +112,10 @@ export const listenerSchema = z
     idleTimeoutSeconds: z.number().int().min(1).max(86_400).default(900),
     /** Give up on a backend connect after this long and try the next endpoint. */
     connectTimeoutMs: z.number().int().min(1).max(60_000).default(3_000),
-    routes: z.array(routeSchema).min(1, "a listener needs at least one route"),
+    routes: z
+      .array(routeSchema)
+      .min(1, "a listener needs at least one route")
+      .max(MAX_ROUTES, `a listener has at most ${MAX_ROUTES} routes`),
   })
   .superRefine((listener, ctx) => {
     const names = listener.routes.map((route) => route.name);
@@ -96,7 +127,10 @@ export const listenerSchema = z
 
 export const routeFileSchema = z
   .strictObject({
-    listeners: z.array(listenerSchema).min(1, "at least one listener is required"),
+    listeners: z
+      .array(listenerSchema)
+      .min(1, "at least one listener is required")
+      .max(MAX_LISTENERS, `a route file has at most ${MAX_LISTENERS} listeners`),
   })
   .superRefine((file, ctx) => {
     const names = file.listeners.map((listener) => listener.name);
@@ -131,14 +165,45 @@ function routeFileError(message: string): UserError {
   return new UserError(ROUTE_FILE_ERROR_CODE, message);
 }
 
+/** Endpoints in a document, counted without validating it (arrays of the right shape only). */
+function countEndpoints(document: unknown): number {
+  const listeners = (document as { listeners?: unknown } | null)?.listeners;
+  if (!Array.isArray(listeners)) return 0;
+  let total = 0;
+  for (const listener of listeners) {
+    const routes = (listener as { routes?: unknown } | null)?.routes;
+    if (!Array.isArray(routes)) continue;
+    for (const route of routes) {
+      const endpoints = (route as { endpoints?: unknown } | null)?.endpoints;
+      if (Array.isArray(endpoints)) total += endpoints.length;
+    }
+  }
+  return total;
+}
+
+/** `  - a\n  - b\n  - and 3 more` */
+function listProblems(problems: string[]): string {
+  const shown = problems.slice(0, MAX_REPORTED_PROBLEMS).map((problem) => `  - ${problem}`);
+  if (problems.length > MAX_REPORTED_PROBLEMS)
+    shown.push(`  - and ${problems.length - MAX_REPORTED_PROBLEMS} more`);
+  return shown.join("\n");
+}
+
 /** Validate an already-parsed document. */
 export function validateRouteFile(document: unknown, source: string): RouteFile {
+  // Checked before the schema: hundreds of thousands of invalid endpoints would each make an
+  // issue, and the validator runs out of stack.
+  const endpoints = countEndpoints(document);
+  if (endpoints > MAX_TOTAL_ENDPOINTS)
+    throw routeFileError(
+      `Invalid route file ${source}: ${endpoints} endpoints; a route file has at most ${MAX_TOTAL_ENDPOINTS} in all`,
+    );
   const result = routeFileSchema.safeParse(document);
   if (result.success) return result.data;
   const problems = result.error.issues.map(
-    (issue) => `  - ${issue.path.length ? issue.path.join(".") : "(file)"}: ${issue.message}`,
+    (issue) => `${issue.path.length ? issue.path.join(".") : "(file)"}: ${issue.message}`,
   );
-  throw routeFileError(`Invalid route file ${source}:\n${problems.join("\n")}`);
+  throw routeFileError(`Invalid route file ${source}:\n${listProblems(problems)}`);
 }
 
 /**
@@ -147,6 +212,11 @@ export function validateRouteFile(document: unknown, source: string): RouteFile 
  * which keeps it out of the gateway's memory when its routes are JSON.
  */
 export function parseRouteFile(text: string, source: string): RouteFile {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > ROUTE_FILE_MAX_BYTES)
+    throw routeFileError(
+      `Route file ${source} is ${bytes} bytes; the limit is ${ROUTE_FILE_MAX_BYTES} bytes (1 MiB)`,
+    );
   let document: unknown;
   try {
     document = text.trimStart().startsWith("{")

@@ -8,6 +8,7 @@
 import { EXIT_CODES } from "../../contract/exitCodes";
 import type { UserError } from "../../contract/userError";
 import { createLogger, isLogLevel, LOG_LEVELS } from "../shared/jsonLogger";
+import { watchLauncher } from "../shared/launcherWatch";
 import { ECHO_USAGE, type EchoArgs, parseEchoArgs } from "./echoArgs";
 import { createEchoServer } from "./echoServer";
 
@@ -47,6 +48,11 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // Started by npm (`npm run echo`), whose kill does not reach this process: see launcherWatch.ts.
+  watchLauncher((why) => {
+    logger.warn(why);
+    stop("launcher gone");
+  });
 }
 
 void main();

@@ -5,9 +5,9 @@
  */
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { formatAddress } from "../../contract/hostPort";
-import { UserError } from "../../contract/userError";
 import { ConnectionTracker } from "../shared/connectionTracker";
 import { type Logger, levelEnabled, silentLogger } from "../shared/jsonLogger";
+import { listenOn, stopAccepting } from "../shared/listen";
 
 /** Options of `createEchoServer`. */
 export interface EchoServerOptions {
@@ -126,27 +126,19 @@ export function createEchoServer(options: EchoServerOptions): EchoServer {
         for (const port of options.ports) {
           const server = createServer({ noDelay: true }, onConnection);
           servers.push(server);
-          await new Promise<void>((resolve, reject) => {
-            server.once("error", reject);
-            server.listen({ port, host: options.host }, () => {
-              server.off("error", reject);
-              resolve();
-            });
-          });
-          const address = server.address() as AddressInfo;
+          const address = await listenOn(server, options.host, port, "tcp-echo");
           addresses.push(address);
           logger.info("listening", { address: formatAddress(address), prefix: options.prefix });
         }
       } catch (error) {
-        for (const server of servers.splice(0)) server.close();
-        const where = `${options.host ?? "*"}:${options.ports[addresses.length]}`;
-        throw new UserError("E_LISTEN", `Cannot listen on ${where}: ${(error as Error).message}`);
+        for (const server of servers.splice(0)) stopAccepting(server);
+        throw error;
       }
       return addresses;
     },
 
     async close(graceMs = DEFAULT_GRACE_MS) {
-      for (const server of servers.splice(0)) server.close();
+      for (const server of servers.splice(0)) stopAccepting(server);
       await tracker.drain(graceMs);
     },
   };

@@ -13,7 +13,9 @@
  *   sockets), so a client that half-closes after sending still gets its reply. When the other
  *   side has already sent its FIN too and nothing is queued, the socket is closed at once
  *   (close(2) sends the FIN): one shutdown(2) less per connection;
- * - teardown: an error, an idle timeout or an abortive close on one side destroys both.
+ * - teardown: an error, an idle timeout or an abortive close on one side destroys both;
+ * - a drain (`requestDrain`) ends the backend (FIN after what is queued), drops what the client
+ *   sends afterwards, and lets the backend's FIN reach the client as above.
  *
  * Timeouts are not per-socket timers: the gateway's sweep (`checkTimeouts`) looks at every
  * connection a few times per timeout (see tcpGateway.ts).
@@ -22,8 +24,11 @@
  * the kernel until the backend is connected, then reading starts once.
  */
 import { connect, type Socket } from "node:net";
+import { isOutOfDescriptors } from "../shared/openFiles";
 import type { Endpoint } from "./endpointPool";
 import { CONNECTING, type ConnectionEvents, PIPING, SweptConnection } from "./gatewayConnection";
+import type { HeaderOutcome } from "./handleConnection";
+import { ProxyHeaderBuffer } from "./proxyProtocol";
 import type { RouteRuntime } from "./routeTable";
 
 /** After CONNECTING and PIPING (gatewayConnection.ts). */
@@ -44,6 +49,8 @@ export class ProxiedConnection extends SweptConnection {
   /** Sockets not yet closed (client, plus the current backend once it exists). */
   private openSockets = 1;
   private eof = 0;
+  /** A drain ended the backend: what the client sends is dropped. */
+  private drained = false;
   private clientDrainHooked = false;
   private backendDrainHooked = false;
 
@@ -100,7 +107,21 @@ export class ProxiedConnection extends SweptConnection {
     client.on("end", this.onClientEnd);
     // Accepted paused (`pauseOnConnect`): adding a 'data' listener does not start reading.
     client.resume();
+    this.piping();
   };
+
+  protected startDrain(): boolean {
+    if (this.eof & CLIENT_EOF) return false;
+    this.drained = true;
+    const client = this.client;
+    client.off("data", this.onClientData);
+    client.on("data", dropChunk);
+    // Read (and drop) even if a full backend had paused the client.
+    client.resume();
+    // The FIN follows whatever the backend socket still queues: nothing already read is cut.
+    (this.backend as Socket).end();
+    return true;
+  }
 
   private readonly onClientData = (chunk: Buffer): void => {
     this.active = true;
@@ -133,7 +154,9 @@ export class ProxiedConnection extends SweptConnection {
 
   private readonly onClientEnd = (): void => {
     this.eof |= CLIENT_EOF;
-    finish(this.backend as Socket, this.eof === (CLIENT_EOF | BACKEND_EOF));
+    // After a drain the backend already has its FIN; it is closed once both FINs are in.
+    if (!this.drained || this.eof === (CLIENT_EOF | BACKEND_EOF))
+      finish(this.backend as Socket, this.eof === (CLIENT_EOF | BACKEND_EOF));
   };
 
   private readonly onBackendEnd = (): void => {
@@ -160,18 +183,22 @@ export class ProxiedConnection extends SweptConnection {
   /** A socket errored, or (error undefined) a connect attempt timed out. */
   private socketFailed(socket: Socket, error: Error | undefined): void {
     if (this.phase === CONNECTING && socket === this.backend) {
-      // A failed connect: counted, endpoint skipped for a while, next endpoint of this route.
+      // Out of file descriptors: this process's limit, not the endpoint's fault.
+      const outOfDescriptors = isOutOfDescriptors(error);
       const endpoint = this.endpoint as Endpoint;
-      this.route.pool.markFailed(endpoint);
-      // The address may be stale (a Service recreated with a new IP): look the name up again
-      // in the background, for later connections.
-      endpoint.refresh();
-      this.route.counts.connectFailures++;
-      this.events.onConnectFailure(
-        this,
-        endpoint,
-        error ?? new Error(`connect timeout after ${this.route.connectTimeoutMs} ms`),
-      );
+      if (!outOfDescriptors) {
+        // A failed connect: counted, endpoint skipped for a while, next endpoint of this route.
+        this.route.pool.markFailed(endpoint);
+        // The address may be stale (a Service recreated with a new IP): look the name up again
+        // in the background, for later connections.
+        endpoint.refresh();
+        this.route.counts.connectFailures++;
+        this.events.onConnectFailure(
+          this,
+          endpoint,
+          error ?? new Error(`connect timeout after ${this.route.connectTimeoutMs} ms`),
+        );
+      }
       // This attempt's socket is done with: its events no longer concern the connection (the
       // handlers find the backend through `this.backend`, which the next attempt replaces).
       socket.removeListener("error", this.onBackendError);
@@ -180,13 +207,20 @@ export class ProxiedConnection extends SweptConnection {
       socket.on("error", ignoreError);
       socket.destroy();
       this.openSockets--;
-      if (this.attempts < this.route.connectAttempts && !this.client.destroyed) {
+      if (
+        !outOfDescriptors &&
+        this.attempts < this.route.connectAttempts &&
+        !this.client.destroyed
+      ) {
         this.connectNext();
         return;
       }
       this.phase = CLOSED;
-      this.route.counts.backendUnavailable++;
-      this.events.onUnavailable(this);
+      if (outOfDescriptors) this.events.onOutOfDescriptors(this, error as Error);
+      else {
+        this.route.counts.backendUnavailable++;
+        this.events.onUnavailable(this);
+      }
       // A clean close (FIN) rather than a reset: the client did nothing wrong. Reading (and
       // dropping) what it sent keeps close(2) from answering unread bytes with a RST.
       this.client.resume();
@@ -224,3 +258,73 @@ function finish(socket: Socket, bothEnded: boolean): void {
 }
 
 function ignoreError(): void {}
+
+function dropChunk(): void {}
+
+/**
+ * Reads the PROXY protocol header of a client accepted as a `net.Socket` (see
+ * `HandleHeaderReader` for the handles path): collects its first bytes until the header is
+ * whole, invalid or too slow, then pauses the socket, puts the bytes after the header back
+ * (`unshift`, so they are the first the connection forwards) and lets `done` decide.
+ */
+export class SocketHeaderReader {
+  readonly route = undefined;
+  readonly draining = false;
+  private readonly received = new ProxyHeaderBuffer();
+  private readonly started = Date.now();
+  private finished = false;
+
+  constructor(
+    readonly client: Socket,
+    private readonly timeoutMs: number,
+    private readonly done: (reader: SocketHeaderReader, outcome: HeaderOutcome) => void,
+  ) {}
+
+  start(): void {
+    this.client.on("data", this.onData);
+    this.client.on("end", this.onEnd);
+    this.client.on("error", this.onEnd);
+    this.client.resume();
+  }
+
+  checkTimeouts(now: number): void {
+    if (!this.finished && now - this.started >= this.timeoutMs) this.finish({ kind: "timeout" });
+  }
+
+  requestDrain(): boolean {
+    return false;
+  }
+
+  destroy(): void {
+    if (!this.finished) this.finish({ kind: "destroyed" });
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.finished) return;
+    const parse = this.received.push(chunk);
+    if (parse.kind === "incomplete") return;
+    this.client.pause();
+    if (parse.kind === "invalid") {
+      this.finish({ kind: "invalid", reason: parse.reason });
+      return;
+    }
+    const rest = this.received.rest(parse.length);
+    if (rest) this.client.unshift(rest);
+    this.finish({ kind: "header", parse, rest });
+  };
+
+  private readonly onEnd = (): void => {
+    if (!this.finished) this.finish({ kind: "invalid", reason: "closed before a complete header" });
+  };
+
+  private finish(outcome: HeaderOutcome): void {
+    this.finished = true;
+    const client = this.client;
+    client.off("data", this.onData);
+    client.off("end", this.onEnd);
+    client.off("error", this.onEnd);
+    // Until the connection (or the close) takes over.
+    if (outcome.kind !== "header") client.on("error", ignoreError);
+    this.done(this, outcome);
+  }
+}

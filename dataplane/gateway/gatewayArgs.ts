@@ -14,7 +14,8 @@ export const GATEWAY_USAGE = `usage: gatewayMain --config FILE [--admin HOST:POR
   --drain-seconds N    on SIGTERM, how long open connections may finish (default 25)
   --log-level LEVEL    ${LOG_LEVELS.join("|")} (default: $LOG_LEVEL or info)
   --workers N          gateway processes sharing the listeners (default 1; in Kubernetes prefer
-                       replicas); N > 1: a primary process serves admin and forks N workers
+                       replicas); N > 1: a primary process serves admin and forks N workers;
+                       maxConnections and drainRate apply per worker
   --data-path PATH     handles: Node's libuv TCP handles, half the CPU per connection (default
                        where this Node has them); sockets: net.Socket streams (public API only)`;
 

@@ -21,13 +21,14 @@ export function isDataPath(value: unknown): value is DataPath {
   return DATA_PATHS.includes(value as DataPath);
 }
 
-/** A client connection and its backend connection. */
-export interface GatewayConnection {
-  /** The route picked for this connection when it was accepted; never changes. */
-  readonly route: RouteRuntime;
-  /** Connect attempts made so far. */
-  readonly attempts: number;
-  /** Tear both sides down now (shutdown after the grace period, errors, idle timeout). */
+/**
+ * Anything the gateway tracks per accepted client: a proxied connection, or a client whose
+ * PROXY protocol header is still being read (`route` undefined).
+ */
+export interface TrackedConnection {
+  /** The route picked when the connection was admitted; undefined before (PROXY header). */
+  readonly route: RouteRuntime | undefined;
+  /** Tear down now (shutdown after the grace period, errors, timeouts). */
   destroy(): void;
   /**
    * Called by the gateway's sweep: fail a connect attempt older than `connectTimeoutMs`, close a
@@ -35,6 +36,21 @@ export interface GatewayConnection {
    * `idleTimeoutMs` and `idleTimeoutMs` + 2 sweep periods after its last byte.
    */
   checkTimeouts(now: number): void;
+  /**
+   * Close gracefully for a drain (see `SweptConnection.requestDrain`); false when there is
+   * nothing to do (already closing, or not a proxied connection).
+   */
+  requestDrain(): boolean;
+  /** True once a drain has started closing it. */
+  readonly draining: boolean;
+}
+
+/** A client connection and its backend connection. */
+export interface GatewayConnection extends TrackedConnection {
+  /** The route picked for this connection when it was accepted; never changes. */
+  readonly route: RouteRuntime;
+  /** Connect attempts made so far. */
+  readonly attempts: number;
 }
 
 /** What a connection reports back to its gateway (one object per listener, not per connection). */
@@ -43,6 +59,11 @@ export interface ConnectionEvents {
   onConnectFailure(connection: GatewayConnection, endpoint: Endpoint, error: Error): void;
   /** Every attempt failed; the client is being closed. */
   onUnavailable(connection: GatewayConnection): void;
+  /**
+   * A connect failed because this process is out of file descriptors (EMFILE/ENFILE): not the
+   * endpoint's fault, so it is neither marked failing nor retried; the client is being closed.
+   */
+  onOutOfDescriptors(connection: GatewayConnection, error: Error): void;
   /** Both sides are closed. */
   onClosed(connection: GatewayConnection): void;
 }
@@ -50,6 +71,11 @@ export interface ConnectionEvents {
 /** Connection phases shared by both data paths (plain numbers: cheaper than strings). */
 export const CONNECTING = 0;
 export const PIPING = 1;
+
+/** Drain states of a connection. */
+const NO_DRAIN = 0;
+const DRAIN_PENDING = 1;
+const DRAINING = 2;
 
 /**
  * The timeout bookkeeping both data paths share: no timer per connection, a flag set on every
@@ -64,8 +90,43 @@ export abstract class SweptConnection implements GatewayConnection {
   protected active = false;
   /** Start of the current connect attempt, then the last time the sweep saw activity (ms). */
   protected since = 0;
+  /** `NO_DRAIN`, `DRAIN_PENDING` (asked while connecting) or `DRAINING`. */
+  private drainState = NO_DRAIN;
 
   abstract destroy(): void;
+
+  get draining(): boolean {
+    return this.drainState === DRAINING;
+  }
+
+  /**
+   * Close gracefully because the route is drained: the backend gets a FIN after every byte the
+   * gateway already read from the client (nothing accepted is cut), what the client sends from
+   * then on is dropped, the backend's remaining bytes and its FIN reach the client, and the
+   * connection closes once the client's FIN is in too (or it idles out). A connection still
+   * connecting is drained once connected.
+   */
+  requestDrain(): boolean {
+    if (this.drainState !== NO_DRAIN) return false;
+    if (this.phase === CONNECTING) {
+      this.drainState = DRAIN_PENDING;
+      return true;
+    }
+    if (this.phase !== PIPING || !this.startDrain()) return false;
+    this.drainState = DRAINING;
+    this.route.counts.draining++;
+    return true;
+  }
+
+  /** The data path's half of `requestDrain`; false when the backend already has a FIN. */
+  protected abstract startDrain(): boolean;
+
+  /** Called by the data path when the connection starts piping (backend connected). */
+  protected piping(): void {
+    if (this.drainState !== DRAIN_PENDING) return;
+    this.drainState = NO_DRAIN;
+    this.requestDrain();
+  }
 
   checkTimeouts(now: number): void {
     if (this.phase === PIPING) {

@@ -6,30 +6,46 @@
  *
  * Reloads the route file when its directory changes (ConfigMap updates) or on SIGHUP. SIGTERM or
  * SIGINT: stop accepting, report not ready, let open connections finish for `--drain-seconds`,
- * destroy the rest, exit 0. Exit 2 on a usage error, 1 when the routes or a listener are bad.
+ * destroy the rest, exit 0. The same when started through npm/tsx and that launcher goes away
+ * (`kill` of npm's pid: launcherWatch.ts). Exit 2 on a usage error, 1 when the routes or a
+ * listener are bad.
  *
  * `--workers N` (N > 1): this process becomes a cluster primary (gatewayCluster.ts) serving the
  * admin port, and N workers each run the gateway below on shared listeners.
  */
 import cluster from "node:cluster";
-import { readFile } from "node:fs/promises";
-import { AggregatorRegistry, collectDefaultMetrics, Registry } from "prom-client";
+import { readFile, stat } from "node:fs/promises";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import { EXIT_CODES } from "../../contract/exitCodes";
 import { formatAddress } from "../../contract/hostPort";
-import { parseRouteFile, type RouteFile } from "../../contract/routeFile";
+import { parseRouteFile, ROUTE_FILE_MAX_BYTES, type RouteFile } from "../../contract/routeFile";
 import { UserError } from "../../contract/userError";
 import { createLogger, type Logger } from "../shared/jsonLogger";
+import { watchLauncher } from "../shared/launcherWatch";
 import { createAdminServer } from "./adminServer";
 import { GATEWAY_USAGE, type GatewayArgs, parseGatewayArgs } from "./gatewayArgs";
-import { runClusterPrimary, WORKER_READY } from "./gatewayCluster";
+import {
+  runClusterPrimary,
+  serveMetricsToPrimary,
+  WORKER_READINESS,
+  WORKER_READY,
+} from "./gatewayCluster";
 import { watchRouteFile } from "./routeWatcher";
 import { createGateway, type TcpGateway } from "./tcpGateway";
 
 async function loadRoutes(path: string): Promise<{ routes: RouteFile; text: string }> {
   let text: string;
   try {
+    // The size first: a huge file is refused before it is read.
+    const { size } = await stat(path);
+    if (size > ROUTE_FILE_MAX_BYTES)
+      throw new UserError(
+        "E_ROUTE_FILE",
+        `Route file ${path} is ${size} bytes; the limit is ${ROUTE_FILE_MAX_BYTES} bytes (1 MiB)`,
+      );
     text = await readFile(path, "utf8");
   } catch (error) {
+    if (error instanceof UserError) throw error;
     throw new UserError(
       "E_ROUTE_FILE",
       `Cannot read route file ${path}: ${(error as Error).message}`,
@@ -89,10 +105,7 @@ async function main(): Promise<void> {
   const admin = worker
     ? undefined
     : createAdminServer({ address: args.admin, registry, isReady: () => gateway.ready, logger });
-  if (worker) {
-    new AggregatorRegistry(); // answers the primary's metric requests
-    AggregatorRegistry.setRegistries([registry]);
-  }
+  if (worker) serveMetricsToPrimary(registry);
   try {
     await gateway.listen();
     if (admin) {
@@ -107,6 +120,7 @@ async function main(): Promise<void> {
   const apply = async (next: RouteFile): Promise<void> => {
     // A reload that fails to bind records its own failure; nothing more to do here.
     await gateway.reload(next).catch(() => {});
+    process.send?.({ type: WORKER_READINESS, ready: gateway.ready });
   };
   const watcher = watchRouteFile(
     args.config,
@@ -136,6 +150,11 @@ async function main(): Promise<void> {
   worker?.on("disconnect", () => void stop("primary gone"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  if (!worker)
+    watchLauncher((why) => {
+      logger.warn(why);
+      void stop("launcher gone");
+    });
 }
 
 void main();

@@ -12,6 +12,12 @@ import { Counter, Gauge, type Registry } from "prom-client";
 export interface RouteCounts {
   readonly listener: string;
   readonly route: string;
+  /** Open connections of this route. */
+  open: number;
+  /** Open connections a drain is closing. */
+  draining: number;
+  /** Connections a drain started closing (cumulative). */
+  drained: number;
   connections: number;
   connectFailures: number;
   backendUnavailable: number;
@@ -25,24 +31,57 @@ export interface ListenerCounts {
   /** Open client connections. */
   active: number;
   idleTimeouts: number;
+  /** Connections refused at `maxConnections`. */
+  refused: number;
+  /** Accepts and backend connects that failed for lack of file descriptors. */
+  outOfDescriptors: number;
+  /** Connections closed for a malformed or missing PROXY protocol header. */
+  proxyInvalid: number;
+  /** Connections closed because their PROXY protocol header did not arrive in time. */
+  proxyTimeout: number;
 }
 
 /**
- * The counts objects, one per listener and per (listener, route), kept for the process lifetime
- * (as prom-client keeps label sets): a reload hands the same objects to the new route table, so
- * counters continue.
+ * The counts objects, one per listener and per (listener, route). A reload hands the same
+ * objects to the new route table, so counters continue. Those of a listener or route that is no
+ * longer in the route file are dropped (with their series) once it has no open connection.
  */
 export class ConnectionCounts {
   readonly routes = new Map<string, RouteCounts>();
   readonly listeners = new Map<string, ListenerCounts>();
+  /** Keys of the listeners and routes in the route file in force. */
+  private liveRoutes = new Set<string>();
+  private liveListeners = new Set<string>();
+
+  /** The listeners and routes in force (`listener` -> route names); the rest can be dropped. */
+  setLive(listeners: Iterable<[string, Iterable<string>]>): void {
+    this.liveRoutes = new Set();
+    this.liveListeners = new Set();
+    for (const [listener, routes] of listeners) {
+      this.liveListeners.add(listener);
+      for (const route of routes) this.liveRoutes.add(routeKey(listener, route));
+    }
+    this.prune();
+  }
+
+  /** Drop the counts of listeners and routes no longer in force and without open connections. */
+  prune(): void {
+    for (const [key, counts] of this.routes)
+      if (counts.open === 0 && !this.liveRoutes.has(key)) this.routes.delete(key);
+    for (const [name, counts] of this.listeners)
+      if (counts.active === 0 && !this.liveListeners.has(name)) this.listeners.delete(name);
+  }
 
   route(listener: string, route: string): RouteCounts {
-    const key = `${listener}\u0000${route}`;
+    const key = routeKey(listener, route);
     let counts = this.routes.get(key);
     if (!counts) {
       counts = {
         listener,
         route,
+        open: 0,
+        draining: 0,
+        drained: 0,
         connections: 0,
         connectFailures: 0,
         backendUnavailable: 0,
@@ -57,11 +96,23 @@ export class ConnectionCounts {
   listener(listener: string): ListenerCounts {
     let counts = this.listeners.get(listener);
     if (!counts) {
-      counts = { listener, active: 0, idleTimeouts: 0 };
+      counts = {
+        listener,
+        active: 0,
+        idleTimeouts: 0,
+        refused: 0,
+        outOfDescriptors: 0,
+        proxyInvalid: 0,
+        proxyTimeout: 0,
+      };
       this.listeners.set(listener, counts);
     }
     return counts;
   }
+}
+
+function routeKey(listener: string, route: string): string {
+  return `${listener}\u0000${route}`;
 }
 
 /** Metric objects of one gateway. */
@@ -80,6 +131,15 @@ export interface GatewayMetrics {
   refusedConnections: Counter<"listener">;
   /** Connections closed by the idle timeout. */
   idleTimeouts: Counter<"listener">;
+  /** Open connections per route, and those a drain is closing. */
+  routeOpenConnections: Gauge<"listener" | "route">;
+  routeDrainingConnections: Gauge<"listener" | "route">;
+  /** Connections a drain started closing. */
+  drainedConnections: Counter<"listener" | "route">;
+  /** Accepts and backend connects that failed for lack of file descriptors. */
+  outOfDescriptors: Counter<"listener">;
+  /** Connections closed for their PROXY protocol header, by reason (`invalid`, `timeout`). */
+  proxyProtocolErrors: Counter<"listener" | "reason">;
   /** Successful and failed route reloads. */
   reloads: Counter;
   reloadFailures: Counter;
@@ -87,8 +147,7 @@ export interface GatewayMetrics {
   routeWeight: Gauge<"listener" | "route">;
   /** 1 while accepting connections and not draining. */
   ready: Gauge;
-  /** The hot-path counts behind connections, activeConnections, bytes, connectFailures,
-   * backendUnavailable and idleTimeouts. */
+  /** The hot-path counts behind every per-listener and per-route metric. */
   counts: ConnectionCounts;
 }
 
@@ -114,6 +173,18 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       { listener: c.listener, route: c.route },
       pick(c),
     ]);
+  const listenerSamples = (pick: (counts: ListenerCounts) => number) =>
+    Array.from(counts.listeners.values(), (c): [{ listener: string }, number] => [
+      { listener: c.listener },
+      pick(c),
+    ]);
+  const publishGauge = <K extends string>(
+    gauge: Gauge<K>,
+    samples: Iterable<[Partial<Record<K, string>>, number]>,
+  ): void => {
+    gauge.reset();
+    for (const [labels, value] of samples) gauge.set(labels, value);
+  };
   return {
     counts,
     connections: new Counter({
@@ -122,6 +193,8 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       labelNames: ["listener", "route"],
       registers,
       collect() {
+        // First metric collected: drop the series of listeners and routes gone from the file.
+        counts.prune();
         publishCounter(
           this,
           routeSamples((c) => c.connections),
@@ -134,7 +207,71 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       labelNames: ["listener"],
       registers,
       collect() {
-        for (const c of counts.listeners.values()) this.set({ listener: c.listener }, c.active);
+        publishGauge(
+          this,
+          listenerSamples((c) => c.active),
+        );
+      },
+    }),
+    routeOpenConnections: new Gauge({
+      name: name("route_open_connections"),
+      help: "Open client connections, by listener and route.",
+      labelNames: ["listener", "route"],
+      registers,
+      collect() {
+        publishGauge(
+          this,
+          routeSamples((c) => c.open),
+        );
+      },
+    }),
+    routeDrainingConnections: new Gauge({
+      name: name("route_draining_connections"),
+      help: "Open connections a drain is closing (weight 0 for drainAfterSeconds), by route.",
+      labelNames: ["listener", "route"],
+      registers,
+      collect() {
+        publishGauge(
+          this,
+          routeSamples((c) => c.draining),
+        );
+      },
+    }),
+    drainedConnections: new Counter({
+      name: name("drained_connections_total"),
+      help: "Connections a drain started closing, by listener and route.",
+      labelNames: ["listener", "route"],
+      registers,
+      collect() {
+        publishCounter(
+          this,
+          routeSamples((c) => c.drained),
+        );
+      },
+    }),
+    outOfDescriptors: new Counter({
+      name: name("out_of_descriptors_total"),
+      help: "Accepts and backend connects that failed for lack of file descriptors (EMFILE, ENFILE).",
+      labelNames: ["listener"],
+      registers,
+      collect() {
+        publishCounter(
+          this,
+          listenerSamples((c) => c.outOfDescriptors),
+        );
+      },
+    }),
+    proxyProtocolErrors: new Counter({
+      name: name("proxy_protocol_errors_total"),
+      help: "Connections closed for their PROXY protocol header; reason invalid (malformed or missing) or timeout.",
+      labelNames: ["listener", "reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of counts.listeners.values()) {
+          this.inc({ listener: c.listener, reason: "invalid" }, c.proxyInvalid);
+          this.inc({ listener: c.listener, reason: "timeout" }, c.proxyTimeout);
+        }
       },
     }),
     bytes: new Counter({
@@ -182,9 +319,15 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     refusedConnections: new Counter({
       name: name("refused_connections_total"),
-      help: "Connections refused because the listener was at maxConnections.",
+      help: "Connections refused (reset) because the listener was at maxConnections.",
       labelNames: ["listener"],
       registers,
+      collect() {
+        publishCounter(
+          this,
+          listenerSamples((c) => c.refused),
+        );
+      },
     }),
     idleTimeouts: new Counter({
       name: name("idle_timeouts_total"),
@@ -194,10 +337,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       collect() {
         publishCounter(
           this,
-          Array.from(counts.listeners.values(), (c): [{ listener: string }, number] => [
-            { listener: c.listener },
-            c.idleTimeouts,
-          ]),
+          listenerSamples((c) => c.idleTimeouts),
         );
       },
     }),
@@ -224,7 +364,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     ready: new Gauge({
       name: name("ready"),
-      help: "1 while listeners are bound and the gateway is not draining.",
+      help: "1 while every configured listener is bound and the gateway is not draining.",
       registers,
       // With --workers, 1 only when every worker is.
       aggregator: "min",

@@ -3,8 +3,8 @@
  * test to match) and in the benchmark. Each setting was measured with `npm run bench` and the
  * alternating-pair harness (issue 5); neither changed the CPU per connection measurably.
  *
- * - `--max-semi-space-size=1` caps V8's young generation at 1 MiB per semi-space (Node 20 grows
- *   it to 16 MiB). The gateway's garbage is short-lived per-connection objects: with the
+ * - `--max-semi-space-size=1` caps V8's young generation at 1 MiB per semi-space (Node 20 and
+ *   24 grow it to 16 MiB or more by default). The gateway's garbage is short-lived per-connection objects: with the
  *   default the grown young generation stayed after a load phase (idle RSS +25–50 MB); with
  *   1 MiB it stays within a few MB of the start, and scavenges are shorter (lower p99).
  * - `MALLOC_ARENA_MAX=1`: one glibc malloc arena instead of one per thread that ever allocated

@@ -14,6 +14,9 @@
  *   awaited for the close (no callback per connection for it), except when a client is turned
  *   away (below);
  * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once;
+ * - a drain (`requestDrain`) sends the backend a FIN after what was already read from the client,
+ *   drops what the client sends afterwards, forwards the backend's last bytes and FIN, and
+ *   closes once the client's FIN is in (see gatewayConnection.ts);
  * - reads go to a buffer shared by every handle (copied out at once: a line costs a small
  *   copy, not a 64 KiB allocation, resize and free per read); a handle that streams gets a
  *   buffer of its own, written from without a copy (readBuffers.ts).
@@ -22,6 +25,7 @@
  * handle or request), so a connection allocates no closures.
  */
 import { lookup } from "node:dns";
+import { isOutOfDescriptors } from "../shared/openFiles";
 import type { Endpoint } from "./endpointPool";
 import { CONNECTING, type ConnectionEvents, PIPING, SweptConnection } from "./gatewayConnection";
 import {
@@ -33,11 +37,17 @@ import {
   uvError,
   type WriteRequest,
 } from "./libuvHandles";
+import { ProxyHeaderBuffer, type ProxyParse } from "./proxyProtocol";
 import { ReadBufferPool, STREAMING_THRESHOLD_BYTES } from "./readBuffers";
 import type { RouteRuntime } from "./routeTable";
 
+/** Whoever reads a handle now: its connection, or the reader of its PROXY header. */
+interface HandleOwner {
+  read(source: TcpHandle): Buffer | undefined;
+}
 const OWNER = Symbol("tcp-shift.connection");
-type Owned<T> = T & { [OWNER]?: HandleConnection };
+type Owned<T> = T & { [OWNER]?: HandleOwner };
+type OwnedRequest<T> = T & { [OWNER]?: HandleConnection };
 
 /**
  * Phases after CONNECTING and PIPING (gatewayConnection.ts). REFUSING: every connect attempt
@@ -46,10 +56,16 @@ type Owned<T> = T & { [OWNER]?: HandleConnection };
 const REFUSING = 2;
 const CLOSED = 3;
 
-/** Bits of `eof`: which side's FIN has been read (and forwarded). */
+/**
+ * Bits of `eof`: which side's FIN has been read (and forwarded). A drain sets CLIENT_EOF and
+ * DRAINED (the backend gets a FIN as if the client had sent one); the client's own FIN is then
+ * CLIENT_FIN.
+ */
 const CLIENT_EOF = 1;
 const BACKEND_EOF = 2;
 const BOTH_EOF = CLIENT_EOF | BACKEND_EOF;
+const DRAINED = 4;
+const CLIENT_FIN = 8;
 
 /** A write request not handed to libuv (its last write completed synchronously). */
 let spareWrite: WriteRequest | undefined;
@@ -67,6 +83,8 @@ export class HandleConnection extends SweptConnection {
   private endpoint: Endpoint | undefined;
   /** The connect in progress; a completion for any other request is stale (timed out). */
   private connecting: ConnectRequest | undefined;
+  /** Client bytes read with its PROXY header, written to the backend first. */
+  private initial: Buffer | undefined;
   private eof = 0;
   private bytesToBackend = 0;
   private bytesToClient = 0;
@@ -77,6 +95,7 @@ export class HandleConnection extends SweptConnection {
   /**
    * @param noDelayInherited the client inherited TCP_NODELAY from the listening socket; else it
    *   is set here
+   * @param initial client bytes already read (after a PROXY header), sent to the backend first
    */
   constructor(
     uv: LibuvHandles,
@@ -84,12 +103,14 @@ export class HandleConnection extends SweptConnection {
     route: RouteRuntime,
     events: ConnectionEvents,
     noDelayInherited: boolean,
+    initial?: Buffer,
   ) {
     super();
     this.uv = uv;
     this.client = client;
     this.route = route;
     this.events = events;
+    this.initial = initial;
     (client as Owned<TcpHandle>)[OWNER] = this;
     if (!noDelayInherited) client.setNoDelay(true);
     client.useUserBuffer(readBuffers.shared);
@@ -131,7 +152,7 @@ export class HandleConnection extends SweptConnection {
     const backend: Owned<TcpHandle> = this.uv.newSocket();
     backend[OWNER] = this;
     backend.setNoDelay(true);
-    const request: Owned<ConnectRequest> = this.uv.newConnect();
+    const request: OwnedRequest<ConnectRequest> = this.uv.newConnect();
     request.oncomplete = onConnectComplete;
     request.address = address;
     request.port = port;
@@ -168,13 +189,57 @@ export class HandleConnection extends SweptConnection {
     this.phase = PIPING;
     this.route.pool.markHealthy(this.endpoint as Endpoint);
     this.client.onread = onHandleRead;
-    if (this.client.readStart() !== 0) this.close();
+    const initial = this.initial;
+    if (initial) {
+      // What came with the PROXY header: written first; the client is read once it is out.
+      this.initial = undefined;
+      this.bytesToBackend += initial.length;
+      if (!this.send(this.client, this.backend as TcpHandle, initial)) return;
+    } else if (this.client.readStart() !== 0) {
+      this.close();
+      return;
+    }
+    this.piping();
+  }
+
+  /**
+   * Write `data` to `sink`; when the kernel cannot take it at once, stop reading `source` until
+   * the write completes. False when the connection was closed (write error).
+   */
+  private send(source: TcpHandle, sink: TcpHandle, data: Buffer): boolean {
+    const request = spareWrite ?? this.uv.newWrite();
+    spareWrite = undefined;
+    request.handle = sink;
+    if (sink.writeBuffer(request, data) !== 0) {
+      this.close();
+      return false;
+    }
+    if (!this.uv.lastWriteWasAsync()) {
+      spareWrite = request;
+      if (source.readStart() !== 0) {
+        this.close();
+        return false;
+      }
+      return true;
+    }
+    request.oncomplete = onWriteComplete;
+    request.buffer = data;
+    return true;
   }
 
   /** A connect attempt failed or timed out: next endpoint of this route, or give up cleanly. */
   private connectFailed(error: Error): void {
     const endpoint = this.endpoint as Endpoint;
     const route = this.route;
+    if (isOutOfDescriptors(error)) {
+      // This process's limit, not the endpoint's fault: neither marked nor retried.
+      this.connecting = undefined;
+      this.backend?.close();
+      this.backend = undefined;
+      this.events.onOutOfDescriptors(this, error);
+      this.refuse();
+      return;
+    }
     route.pool.markFailed(endpoint);
     // The address may be stale (a Service recreated with a new IP): look the name up again in
     // the background, for later connections.
@@ -189,9 +254,14 @@ export class HandleConnection extends SweptConnection {
       this.connectNext();
       return;
     }
-    this.phase = REFUSING;
     route.counts.backendUnavailable++;
     this.events.onUnavailable(this);
+    this.refuse();
+  }
+
+  /** Turn the client away with a clean close. */
+  private refuse(): void {
+    this.phase = REFUSING;
     // A clean close (FIN) rather than a reset: the client did nothing wrong. Reading (and
     // dropping) what it sent keeps close(2) from answering unread bytes with a RST.
     this.client.onread = onHandleRead;
@@ -211,6 +281,8 @@ export class HandleConnection extends SweptConnection {
     const sink = (toBackend ? this.backend : this.client) as TcpHandle;
     if (nread > 0) {
       this.active = true;
+      // Drained: the backend has its FIN; the client's late bytes are dropped.
+      if (toBackend && this.eof & DRAINED) return undefined;
       if (toBackend) this.bytesToBackend += nread;
       else this.bytesToClient += nread;
       let data: Buffer;
@@ -245,13 +317,33 @@ export class HandleConnection extends SweptConnection {
       return next;
     }
     if (nread === 0) return undefined;
-    if (nread !== uv.UV_EOF)
+    if (nread !== uv.UV_EOF) {
       this.close(); // ECONNRESET and the like
-    else {
-      this.eof |= toBackend ? CLIENT_EOF : BACKEND_EOF;
-      if (this.eof === BOTH_EOF || !this.shutdown(sink, false)) this.close();
+      return undefined;
     }
+    if (toBackend && this.eof & DRAINED) {
+      // The client's own FIN after a drain gave the backend one: done once the backend is too.
+      this.eof |= CLIENT_FIN;
+      if (this.eof & BACKEND_EOF) this.close();
+      return undefined;
+    }
+    this.eof |= toBackend ? CLIENT_EOF : BACKEND_EOF;
+    if ((this.eof & BOTH_EOF) !== BOTH_EOF) {
+      if (!this.shutdown(sink, false)) this.close();
+    } else if (this.eof & DRAINED) {
+      // Drained and the backend is done: the client gets its FIN and is read (its bytes dropped)
+      // until its own FIN, so closing never answers unread bytes with a reset.
+      if (!this.shutdown(this.client, false)) this.close();
+    } else this.close();
     return undefined;
+  }
+
+  protected startDrain(): boolean {
+    if (this.eof & CLIENT_EOF) return false;
+    this.eof |= CLIENT_EOF | DRAINED;
+    // Queued after a write to the backend in progress, if any: nothing already read is cut.
+    if (!this.shutdown(this.backend as TcpHandle, false)) this.close();
+    return true;
   }
 
   /** A read buffer of its own for the client (the backend), if the pool has one left. */
@@ -302,19 +394,97 @@ export class HandleConnection extends SweptConnection {
   }
 }
 
+/** The connection of a handle that writes (a header reader never does). */
+function ownerOf(handle: TcpHandle): HandleConnection | undefined {
+  return (handle as Owned<TcpHandle>)[OWNER] as HandleConnection | undefined;
+}
+
 function onHandleRead(this: Owned<TcpHandle>): Buffer | undefined {
   return this[OWNER]?.read(this);
 }
 
 function onWriteComplete(this: WriteRequest, status: UvStatus): void {
   this.buffer = null;
-  (this.handle as Owned<TcpHandle>)[OWNER]?.wrote(this.handle, status);
+  ownerOf(this.handle)?.wrote(this.handle, status);
 }
 
 function onRefusedShutdown(this: ShutdownRequest): void {
-  (this.handle as Owned<TcpHandle>)[OWNER]?.refused();
+  ownerOf(this.handle)?.refused();
 }
 
-function onConnectComplete(this: Owned<ConnectRequest>, status: UvStatus): void {
+function onConnectComplete(this: OwnedRequest<ConnectRequest>, status: UvStatus): void {
   this[OWNER]?.connected(this, status);
+}
+
+/** The outcome of reading a PROXY header (`HandleHeaderReader`). */
+export type HeaderOutcome =
+  | { kind: "header"; parse: Extract<ProxyParse, { kind: "header" }>; rest: Buffer | undefined }
+  | { kind: "invalid"; reason: string }
+  | { kind: "timeout" }
+  /** Destroyed by the gateway (shutdown): closed without counting it as a bad header. */
+  | { kind: "destroyed" };
+
+/**
+ * Reads the PROXY protocol header of a client accepted as a handle, before it is proxied: the
+ * client's first bytes are collected (from the shared read buffer) until the header is whole,
+ * invalid, or too slow (`checkTimeouts`). Then reading stops and `done` decides: a connection
+ * takes the handle over, with the bytes after the header, or the client is closed.
+ */
+export class HandleHeaderReader implements HandleOwner {
+  readonly route = undefined;
+  readonly draining = false;
+  private readonly received = new ProxyHeaderBuffer();
+  private readonly started = Date.now();
+  private finished = false;
+
+  constructor(
+    private readonly uv: LibuvHandles,
+    readonly client: TcpHandle,
+    private readonly timeoutMs: number,
+    private readonly done: (reader: HandleHeaderReader, outcome: HeaderOutcome) => void,
+  ) {}
+
+  start(): void {
+    const client = this.client as Owned<TcpHandle>;
+    client[OWNER] = this;
+    client.onread = onHandleRead;
+    client.useUserBuffer(readBuffers.shared);
+    if (client.readStart() !== 0) this.finish({ kind: "invalid", reason: "read failed" });
+  }
+
+  read(): Buffer | undefined {
+    const nread = this.uv.readBytesOrError();
+    if (this.finished || nread === 0) return undefined;
+    if (nread < 0) {
+      this.finish({ kind: "invalid", reason: "closed before a complete header" });
+      return undefined;
+    }
+    const parse = this.received.push(readBuffers.shared.subarray(0, nread));
+    if (parse.kind === "incomplete") return undefined;
+    this.client.readStop();
+    this.finish(
+      parse.kind === "invalid"
+        ? { kind: "invalid", reason: parse.reason }
+        : { kind: "header", parse, rest: this.received.rest(parse.length) },
+    );
+    return undefined;
+  }
+
+  checkTimeouts(now: number): void {
+    if (now - this.started >= this.timeoutMs) this.finish({ kind: "timeout" });
+  }
+
+  requestDrain(): boolean {
+    return false;
+  }
+
+  destroy(): void {
+    if (!this.finished) this.finish({ kind: "destroyed" });
+  }
+
+  private finish(outcome: HeaderOutcome): void {
+    this.finished = true;
+    (this.client as Owned<TcpHandle>)[OWNER] = undefined;
+    this.done(this, outcome);
+  }
 }

@@ -43,6 +43,8 @@ export interface TcpHandle {
    */
   useUserBuffer(buffer: Uint8Array): void;
   close(callback?: () => void): void;
+  /** Close with a reset (RST: SO_LINGER 0), as `net.Socket.resetAndDestroy()` does. */
+  reset(callback?: () => void): UvStatus;
 }
 
 /** A write request; `oncomplete` runs only when the write went asynchronous. */
@@ -140,6 +142,7 @@ function load(): LibuvHandles | string {
     "getpeername",
     "useUserBuffer",
     "close",
+    "reset",
   ];
   const absent = methods.filter((name) => typeof prototype[name] !== "function");
   if (absent.length > 0) return `Node ${process.version}: TCP handles lack ${absent.join(", ")}`;

@@ -4,8 +4,7 @@
  * connections already open keep the objects they were given.
  */
 
-import { type ListenerConfig, ROUTE_FILE_ERROR_CODE } from "../../contract/routeFile";
-import { UserError } from "../../contract/userError";
+import type { ListenerConfig } from "../../contract/routeFile";
 import type { Logger } from "../shared/jsonLogger";
 import { EndpointPool } from "./endpointPool";
 import type { GatewayMetrics, ListenerCounts, RouteCounts } from "./gatewayMetrics";
@@ -34,6 +33,8 @@ export interface RouteTable {
   readonly config: ListenerConfig;
   readonly routes: readonly RouteRuntime[];
   readonly picker: WeightedPicker<RouteRuntime>;
+  /** The listener's counters (the same object across reloads). */
+  readonly counts: ListenerCounts;
 }
 
 /**
@@ -62,7 +63,6 @@ export async function buildRouteTable(
       listenerCounts,
     }),
   );
-  metrics.refusedConnections.labels(listener).inc(0);
   await Promise.all(
     routes.map(async (route) => {
       for (const { endpoint, error } of await route.pool.resolve())
@@ -74,11 +74,10 @@ export async function buildRouteTable(
         });
     }),
   );
-  // Interim: sticky is in the route-file contract; the gateway implements it next.
-  if (config.balance === "sticky")
-    throw new UserError(
-      ROUTE_FILE_ERROR_CODE,
-      `listener ${listener}: balance sticky is not supported yet`,
-    );
-  return { config, routes, picker: createWeightedPicker(routes, config.balance) };
+  return {
+    config,
+    routes,
+    picker: createWeightedPicker(routes, config.balance),
+    counts: listenerCounts,
+  };
 }

@@ -1,10 +1,13 @@
 /**
  * The weighted TCP gateway: listeners from a route file, one route picked per new connection
- * (smooth weighted round robin or random), one endpoint of that route, bytes piped both ways.
+ * (smooth weighted round robin, random, or sticky by client address), one endpoint of that
+ * route, bytes piped both ways.
  *
  * A reload swaps each listener's route table in place. Open connections keep the backend they
  * were given and are never touched: the property Envoy-based gateways lack (istio#13908,
- * envoy#30037), and the reason this gateway exists.
+ * envoy#30037), and the reason this gateway exists; the one exception is a drain the route file
+ * asks for (`drainAfterSeconds`, routeDrain.ts). A reload applies whole or not at all: new
+ * addresses are bound before anything changes, and a failure leaves every listener as it was.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { Registry } from "prom-client";
@@ -13,11 +16,19 @@ import type { ListenerConfig, RouteFile } from "../../contract/routeFile";
 import { UserError } from "../../contract/userError";
 import { ConnectionTracker } from "../shared/connectionTracker";
 import { type Logger, levelEnabled, silentLogger } from "../shared/jsonLogger";
-import { ProxiedConnection } from "./connectionPipe";
+import { LISTEN_ERROR_CODE, listenOn, stopAccepting } from "../shared/listen";
+import { LogLimiter } from "../shared/logLimiter";
+import { descriptorsNeeded, isOutOfDescriptors, openFilesLimit } from "../shared/openFiles";
+import { ProxiedConnection, SocketHeaderReader } from "./connectionPipe";
 import type { Endpoint } from "./endpointPool";
-import type { ConnectionEvents, DataPath, GatewayConnection } from "./gatewayConnection";
+import type {
+  ConnectionEvents,
+  DataPath,
+  GatewayConnection,
+  TrackedConnection,
+} from "./gatewayConnection";
 import { createGatewayMetrics, type GatewayMetrics } from "./gatewayMetrics";
-import { HandleConnection } from "./handleConnection";
+import { HandleConnection, HandleHeaderReader, type HeaderOutcome } from "./handleConnection";
 import {
   acceptAsHandles,
   handlesUnavailableReason,
@@ -27,8 +38,11 @@ import {
   type UvStatus,
   uvError,
 } from "./libuvHandles";
+import { PROXY_HEADER_TIMEOUT_MS, type ProxySource } from "./proxyProtocol";
+import { DrainScheduler } from "./routeDrain";
 import { buildRouteTable, type RouteRuntime, type RouteTable } from "./routeTable";
 
+export { LISTEN_ERROR_CODE } from "../shared/listen";
 export { DATA_PATHS, type DataPath, isDataPath } from "./gatewayConnection";
 
 /** Error code of a data path this Node cannot run. */
@@ -47,6 +61,12 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Registry the gateway's metrics are registered on. @default a new private registry */
   registry?: Registry;
+  /** Interval of rate-limited log lines (failures that come in floods). @default 10 s */
+  logIntervalMs?: number;
+  /** This process's open-files limit. @default the soft RLIMIT_NOFILE (Linux) */
+  openFilesLimit?: () => number | undefined;
+  /** Time a client has for its PROXY protocol header. @default 3 s */
+  proxyHeaderTimeoutMs?: number;
 }
 
 /** A weighted TCP gateway. */
@@ -60,8 +80,9 @@ export interface TcpGateway {
   address(listenerName: string): AddressInfo | undefined;
   /**
    * Apply a new route file to NEW connections; open ones are untouched. Listeners are added and
-   * removed to match (kept when name and `listen` are unchanged). Rejects with `E_LISTEN` if a
-   * new listener cannot bind (the rest is applied; counted as a reload failure).
+   * removed to match (kept when name and `listen` are unchanged). All or nothing: new addresses
+   * are bound first; if one cannot be, the reload rejects with `E_LISTEN`, every listener keeps
+   * its address and routes, and the failure is counted and logged.
    */
   reload(routes: RouteFile): Promise<void>;
   /** Stop accepting, wait for open connections up to `graceMs`, then destroy the rest. */
@@ -70,7 +91,10 @@ export interface TcpGateway {
   recordReloadFailure(error: Error): void;
   /** Open client connections, all listeners. */
   readonly activeConnections: number;
-  /** True once listening and until `close()` starts: what `/readyz` reports. */
+  /**
+   * True while every listener of the route file in force is bound and `close()` has not
+   * started: what `/readyz` and `tcp_gateway_ready` report.
+   */
   readonly ready: boolean;
   /** The registry holding the gateway's metrics. */
   readonly registry: Registry;
@@ -78,213 +102,392 @@ export interface TcpGateway {
   readonly routes: RouteFile;
   /** How connections are carried. */
   readonly dataPath: DataPath;
+  /** Period of the timeout sweep in force (ms), from the route file in force. */
+  readonly sweepPeriodMs: number;
 }
 
-/** Error code of a listener that cannot bind. */
-export const LISTEN_ERROR_CODE = "E_LISTEN";
 const DEFAULT_GRACE_MS = 10_000;
-/** At most one "refused" log line per listener per this interval (refusals can come in floods). */
-const REFUSED_LOG_INTERVAL_MS = 1_000;
 /** Bounds of the timeout sweep's period (a quarter of the shortest timeout in between). */
 const SWEEP_MIN_MS = 10;
 const SWEEP_MAX_MS = 1_000;
 
 /**
- * Period of the timeout sweep for a route file: a quarter of its shortest connect or idle
- * timeout, within 10 ms – 1 s. A connect attempt fails between `connectTimeoutMs` and that plus
- * one period; an idle connection closes between `idleTimeoutSeconds` and that plus two periods.
+ * Period of the timeout sweep for a route file: a quarter of its shortest connect, idle or
+ * PROXY header timeout, within 10 ms – 1 s. A connect attempt fails between `connectTimeoutMs`
+ * and that plus one period; an idle connection closes between `idleTimeoutSeconds` and that plus
+ * two periods. Recomputed on every reload (a connection opened under an earlier file with a
+ * shorter timeout is then checked at the new period).
  */
-export function sweepPeriodMs(routes: RouteFile): number {
+export function sweepPeriodMs(
+  routes: RouteFile,
+  proxyHeaderTimeoutMs = PROXY_HEADER_TIMEOUT_MS,
+): number {
   let shortest = Number.POSITIVE_INFINITY;
-  for (const listener of routes.listeners)
+  for (const listener of routes.listeners) {
     shortest = Math.min(shortest, listener.connectTimeoutMs, listener.idleTimeoutSeconds * 1000);
+    if (listener.proxyProtocol) shortest = Math.min(shortest, proxyHeaderTimeoutMs);
+  }
   return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 4)));
+}
+
+/** `v1=88.9%,v2=11.1%`: each route's share of new connections. */
+export function describeShares(listener: ListenerConfig): string {
+  const total = listener.routes.reduce((sum, route) => sum + route.weight, 0);
+  return listener.routes
+    .map((route) => `${route.name}=${Number(((100 * route.weight) / total).toFixed(1))}%`)
+    .join(",");
+}
+
+/** What every listener of one gateway shares. */
+interface ListenerContext {
+  readonly tracker: ConnectionTracker<TrackedConnection>;
+  readonly logger: Logger;
+  readonly limiter: LogLimiter;
+  readonly uv: LibuvHandles | undefined;
+  /** Decided once: the per-connection debug line must cost nothing when disabled. */
+  readonly debug: boolean;
+  readonly proxyHeaderTimeoutMs: number;
 }
 
 /**
  * One bound listener: its server and its current route table. The server binds, closes and is
  * shared between cluster workers as usual; with the `handles` data path its accepted connections
- * arrive as bare handles (`acceptAsHandles`), so the listener enforces `maxConnections` itself.
+ * arrive as bare handles (`acceptAsHandles`). Either way the listener enforces `maxConnections`
+ * itself, and refuses with a reset (RST) on both data paths.
  */
 class GatewayListener implements ConnectionEvents {
   readonly server: Server;
   table: RouteTable;
-  private lastRefusedLog = 0;
-  private refusedSinceLog = 0;
-  /** Open connections accepted by this listener (`maxConnections` on the `handles` path). */
+  /** Open connections accepted by this listener, PROXY header readers included. */
   private open = 0;
   /** Accepted handles have TCP_NODELAY from the listening socket (`acceptAsHandles`). */
   private noDelayInherited = false;
-  /** Decided once: the per-connection debug line must cost nothing when disabled. */
-  private readonly debug: boolean;
+  private bound: AddressInfo | undefined;
 
   constructor(
     table: RouteTable,
-    private readonly tracker: ConnectionTracker<GatewayConnection>,
-    private readonly metrics: GatewayMetrics,
-    private readonly logger: Logger,
-    private readonly uv: LibuvHandles | undefined,
+    private readonly ctx: ListenerContext,
   ) {
     this.table = table;
-    this.debug = levelEnabled(logger, "debug");
     // Paused: the client is read only once its backend is connected (one read start, no
     // buffering in the meantime).
     this.server = createServer(
       { allowHalfOpen: true, noDelay: true, pauseOnConnect: true },
-      this.onConnection,
+      this.onSocket,
     );
-    // Node closes connections past maxConnections itself, before any JS socket is created.
-    this.server.maxConnections = table.config.maxConnections;
-    this.server.on("drop", this.onDrop);
   }
 
   get name(): string {
     return this.table.config.name;
   }
 
-  setTable(table: RouteTable): void {
-    this.table = table;
-    this.server.maxConnections = table.config.maxConnections;
+  /** The bound port; undefined when not bound. */
+  get port(): number | undefined {
+    return this.bound?.port;
   }
 
-  async bind(): Promise<AddressInfo> {
-    const { host, port } = parseHostPort(this.table.config.listen, "listen");
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.server.once("error", reject);
-        this.server.listen({ host, port }, () => {
-          this.server.off("error", reject);
-          // From now on an error (e.g. EMFILE on accept) is logged; Node keeps listening.
-          this.server.on("error", (error) =>
-            this.logger.error("listener error", { listener: this.name, error }),
-          );
-          const accepts = this.uv ? acceptAsHandles(this.server, this.onAccept) : undefined;
-          this.noDelayInherited = accepts?.noDelayInherited ?? false;
-          if (this.uv && !accepts) {
-            this.server.close();
-            reject(
-              new Error("its listening socket has no libuv handle (use the sockets data path)"),
-            );
-          } else resolve();
-        });
-      });
-    } catch (error) {
-      throw new UserError(
-        LISTEN_ERROR_CODE,
-        `Listener "${this.name}" cannot listen on ${this.table.config.listen}: ${(error as Error).message}`,
-      );
-    }
-    return this.server.address() as AddressInfo;
+  setTable(table: RouteTable): void {
+    this.table = table;
   }
+
+  /** Bind to `listen` (default: the table's). @throws UserError `E_LISTEN` */
+  async bind(listen = this.table.config.listen): Promise<AddressInfo> {
+    const { host, port } = parseHostPort(listen, "listen");
+    const address = await listenOn(this.server, host, port, `Listener "${this.name}"`);
+    this.server.removeListener("error", this.onServerError);
+    // From now on an error (e.g. EMFILE on accept) is logged; Node keeps listening.
+    this.server.on("error", this.onServerError);
+    if (this.ctx.uv) {
+      const accepts = acceptAsHandles(this.server, this.onAccept);
+      if (!accepts) {
+        stopAccepting(this.server);
+        throw new UserError(
+          LISTEN_ERROR_CODE,
+          `Listener "${this.name}" on ${listen}: its listening socket has no libuv handle (use the sockets data path)`,
+        );
+      }
+      this.noDelayInherited = accepts.noDelayInherited;
+    }
+    this.bound = address;
+    return address;
+  }
+
+  /** Bind again where it was (a reload that freed its address failed). */
+  rebind(): Promise<AddressInfo> {
+    const bound = this.bound as AddressInfo;
+    return this.bind(formatAddress(bound));
+  }
+
+  stop(): void {
+    stopAccepting(this.server);
+  }
+
+  private readonly onServerError = (error: Error): void => {
+    const counts = this.table.counts;
+    if (isOutOfDescriptors(error)) {
+      counts.outOfDescriptors++;
+      this.ctx.limiter.log(
+        "error",
+        `descriptors:${this.name}`,
+        "out of file descriptors: cannot accept connections (raise the open-files limit or lower maxConnections)",
+        { listener: this.name, error },
+      );
+      return;
+    }
+    this.ctx.limiter.log("error", `accept:${this.name}`, "listener error", {
+      listener: this.name,
+      error,
+    });
+  };
 
   /** The `handles` data path: a connection accepted as a bare handle. */
   private readonly onAccept = (status: UvStatus, client: TcpHandle | undefined): void => {
     if (status !== 0 || !client) {
       const { address, port } = this.server.address() as AddressInfo;
-      this.server.emit("error", uvError(status, "accept", address, port));
+      this.onServerError(uvError(status, "accept", address, port));
       return;
     }
-    if (this.open >= this.server.maxConnections) {
-      client.close();
-      this.onDrop();
+    if (this.open >= this.table.config.maxConnections) {
+      if (client.reset() !== 0) client.close();
+      this.refused();
       return;
     }
-    const route = this.admit();
+    this.open++;
+    if (this.table.config.proxyProtocol) {
+      const reader = new HandleHeaderReader(
+        this.ctx.uv as LibuvHandles,
+        client,
+        this.ctx.proxyHeaderTimeoutMs,
+        this.onHandleHeader,
+      );
+      this.ctx.tracker.add(reader);
+      reader.start();
+      return;
+    }
+    this.admitHandle(client, undefined, undefined);
+  };
+
+  private readonly onHandleHeader = (reader: HandleHeaderReader, outcome: HeaderOutcome): void => {
+    this.ctx.tracker.delete(reader);
+    if (outcome.kind !== "header") {
+      this.headerFailed(outcome, handlePeer(reader.client));
+      reader.client.close();
+      return;
+    }
+    this.admitHandle(reader.client, outcome.parse.source, outcome.rest);
+  };
+
+  private admitHandle(
+    client: TcpHandle,
+    source: ProxySource | undefined,
+    rest: Buffer | undefined,
+  ): void {
+    const peer =
+      source ?? (this.table.picker.needsAddress || this.ctx.debug ? handlePeer(client) : undefined);
+    const route = this.admit(peer?.address);
     const connection = new HandleConnection(
-      this.uv as LibuvHandles,
+      this.ctx.uv as LibuvHandles,
       client,
       route,
       this,
       this.noDelayInherited,
+      rest,
     );
-    this.tracker.add(connection);
+    this.ctx.tracker.add(connection);
     connection.start();
-    if (this.debug) {
-      const peer: { address?: string; port?: number } = {};
-      client.getpeername(peer);
-      this.logConnection(route, `${peer.address}:${peer.port}`);
-    }
-  };
+    if (this.ctx.debug) this.logConnection(route, peer);
+  }
 
   /** The `sockets` data path: a connection accepted as a `net.Socket`. */
-  private readonly onConnection = (client: Socket): void => {
-    const route = this.admit();
-    this.tracker.add(new ProxiedConnection(client, route, this));
-    if (this.debug) this.logConnection(route, `${client.remoteAddress}:${client.remotePort}`);
+  private readonly onSocket = (client: Socket): void => {
+    if (this.open >= this.table.config.maxConnections) {
+      client.on("error", ignoreError);
+      client.resetAndDestroy();
+      this.refused();
+      return;
+    }
+    this.open++;
+    if (this.table.config.proxyProtocol) {
+      const reader = new SocketHeaderReader(
+        client,
+        this.ctx.proxyHeaderTimeoutMs,
+        this.onSocketHeader,
+      );
+      this.ctx.tracker.add(reader);
+      reader.start();
+      return;
+    }
+    this.admitSocket(client, undefined);
   };
 
+  private readonly onSocketHeader = (reader: SocketHeaderReader, outcome: HeaderOutcome): void => {
+    this.ctx.tracker.delete(reader);
+    if (outcome.kind !== "header") {
+      const { remoteAddress, remotePort } = reader.client;
+      this.headerFailed(
+        outcome,
+        remoteAddress ? { address: remoteAddress, port: remotePort ?? 0 } : undefined,
+      );
+      reader.client.destroy();
+      return;
+    }
+    this.admitSocket(reader.client, outcome.parse.source);
+  };
+
+  private admitSocket(client: Socket, source: ProxySource | undefined): void {
+    const peer =
+      source ??
+      (this.table.picker.needsAddress || this.ctx.debug
+        ? { address: client.remoteAddress ?? "", port: client.remotePort ?? 0 }
+        : undefined);
+    const route = this.admit(peer?.address);
+    this.ctx.tracker.add(new ProxiedConnection(client, route, this));
+    if (this.ctx.debug) this.logConnection(route, peer);
+  }
+
   /** Pick a new connection's route and count the connection (undone by `onClosed`). */
-  private admit(): RouteRuntime {
-    const route = this.table.picker.pick();
-    route.counts.connections++;
+  private admit(clientAddress: string | undefined): RouteRuntime {
+    const route = this.table.picker.pick(clientAddress);
+    const counts = route.counts;
+    counts.connections++;
+    counts.open++;
     route.listenerCounts.active++;
-    this.open++;
     return route;
   }
 
-  private logConnection(route: RouteRuntime, client: string): void {
-    this.logger.debug("connection", { listener: route.listener, route: route.name, client });
+  private logConnection(route: RouteRuntime, peer: ProxySource | undefined): void {
+    this.ctx.logger.debug("connection", {
+      listener: route.listener,
+      route: route.name,
+      client: peer ? formatAddress(peer) : undefined,
+    });
   }
 
-  private readonly onDrop = (): void => {
-    this.metrics.refusedConnections.labels(this.name).inc();
-    this.refusedSinceLog++;
-    const now = Date.now();
-    if (now - this.lastRefusedLog < REFUSED_LOG_INTERVAL_MS) return;
-    this.logger.warn("connection refused: listener at maxConnections", {
-      listener: this.name,
-      maxConnections: this.server.maxConnections,
-      refused: this.refusedSinceLog,
-    });
-    this.lastRefusedLog = now;
-    this.refusedSinceLog = 0;
-  };
+  private refused(): void {
+    this.table.counts.refused++;
+    this.ctx.limiter.log(
+      "warn",
+      `refused:${this.name}`,
+      "connection refused (reset): listener at maxConnections",
+      { listener: this.name, maxConnections: this.table.config.maxConnections },
+    );
+  }
+
+  private headerFailed(outcome: HeaderOutcome, peer: ProxySource | undefined): void {
+    this.open--;
+    if (outcome.kind === "destroyed") return;
+    const counts = this.table.counts;
+    const timeout = outcome.kind === "timeout";
+    if (timeout) counts.proxyTimeout++;
+    else counts.proxyInvalid++;
+    this.ctx.limiter.log(
+      "warn",
+      `proxy:${this.name}`,
+      timeout
+        ? "connection closed: no PROXY protocol header in time"
+        : "connection closed: invalid PROXY protocol header",
+      {
+        listener: this.name,
+        reason: outcome.kind === "invalid" ? outcome.reason : "timeout",
+        client: peer ? formatAddress(peer) : undefined,
+      },
+    );
+  }
 
   onConnectFailure(connection: GatewayConnection, endpoint: Endpoint, error: Error): void {
-    this.logger.warn("backend connect failed", {
-      listener: connection.route.listener,
-      route: connection.route.name,
-      endpoint: endpoint.target,
-      attempt: connection.attempts,
-      of: connection.route.connectAttempts,
-      error,
-    });
+    const { listener, name } = connection.route;
+    this.ctx.limiter.log(
+      "warn",
+      `connect:${listener}:${name}:${endpoint.target}`,
+      "backend connect failed",
+      {
+        listener,
+        route: name,
+        endpoint: endpoint.target,
+        attempt: connection.attempts,
+        of: connection.route.connectAttempts,
+        error,
+      },
+    );
   }
 
   onUnavailable(connection: GatewayConnection): void {
-    this.logger.error("no endpoint of the route accepted the connection; client closed", {
-      listener: connection.route.listener,
-      route: connection.route.name,
-      attempts: connection.attempts,
-      endpoints: connection.route.pool.endpoints.map((endpoint) => endpoint.target),
-    });
+    const { listener, name } = connection.route;
+    this.ctx.limiter.log(
+      "error",
+      `unavailable:${listener}:${name}`,
+      "no endpoint of the route accepted the connection; client closed",
+      {
+        listener,
+        route: name,
+        attempts: connection.attempts,
+        endpoints: connection.route.pool.endpoints.map((endpoint) => endpoint.target),
+      },
+    );
+  }
+
+  onOutOfDescriptors(connection: GatewayConnection, error: Error): void {
+    const { listener, name } = connection.route;
+    connection.route.listenerCounts.outOfDescriptors++;
+    this.ctx.limiter.log(
+      "error",
+      `descriptors:${listener}`,
+      "out of file descriptors: client closed without a backend (the endpoints are not blamed; raise the open-files limit or lower maxConnections)",
+      { listener, route: name, error },
+    );
   }
 
   onClosed(connection: GatewayConnection): void {
     this.open--;
-    connection.route.listenerCounts.active--;
-    this.tracker.delete(connection);
+    const route = connection.route;
+    route.counts.open--;
+    if (connection.draining) route.counts.draining--;
+    route.listenerCounts.active--;
+    this.ctx.tracker.delete(connection);
   }
 }
+
+function handlePeer(client: TcpHandle): ProxySource | undefined {
+  const peer: { address?: string; port?: number } = {};
+  client.getpeername(peer);
+  return peer.address === undefined ? undefined : { address: peer.address, port: peer.port ?? 0 };
+}
+
+function ignoreError(): void {}
 
 /** Create a gateway; nothing is bound until `listen()`. */
 export function createGateway(options: GatewayOptions): TcpGateway {
   const logger = options.logger ?? silentLogger;
   const registry = options.registry ?? new Registry();
-  const metrics = createGatewayMetrics(registry);
-  const tracker = new ConnectionTracker<GatewayConnection>();
+  const metrics: GatewayMetrics = createGatewayMetrics(registry);
+  const tracker = new ConnectionTracker<TrackedConnection>();
   const dataPath = options.dataPath ?? (libuvHandles ? "handles" : "sockets");
   if (dataPath === "handles" && !libuvHandles)
     throw new UserError(
       DATA_PATH_ERROR_CODE,
       `The "handles" data path is not available on this Node: ${handlesUnavailableReason}; use "sockets"`,
     );
-  const uv = dataPath === "handles" ? libuvHandles : undefined;
+  const proxyHeaderTimeoutMs = options.proxyHeaderTimeoutMs ?? PROXY_HEADER_TIMEOUT_MS;
+  const ctx: ListenerContext = {
+    tracker,
+    logger,
+    limiter: new LogLimiter(logger, options.logIntervalMs),
+    uv: dataPath === "handles" ? libuvHandles : undefined,
+    debug: levelEnabled(logger, "debug"),
+    proxyHeaderTimeoutMs,
+  };
+  const drains = new DrainScheduler(
+    () => tracker.values(),
+    (listener, route) => metrics.counts.route(listener, route),
+    logger,
+  );
+  const readOpenFilesLimit = options.openFilesLimit ?? openFilesLimit;
   const listeners = new Map<string, GatewayListener>();
   let current = options.routes;
   let state: "new" | "listening" | "closing" = "new";
   /** Reloads run one at a time, in call order. */
   let reloading: Promise<void> = Promise.resolve();
+  let lastDescriptorWarning = "";
 
   // One timer for every connection's connect and idle timeouts, instead of a timer per socket
   // (two per connection, re-armed on every read and write): the per-socket timers measured as a
@@ -296,9 +499,8 @@ export function createGateway(options: GatewayOptions): TcpGateway {
     for (const connection of tracker.values()) connection.checkTimeouts(now);
   };
   const scheduleSweep = (routes: RouteFile): void => {
-    // Only ever shortened: connections opened under an earlier file keep their timeouts.
-    const period = sweepPeriodMs(routes);
-    if (sweepTimer && period >= sweepPeriod) return;
+    const period = sweepPeriodMs(routes, proxyHeaderTimeoutMs);
+    if (sweepTimer && period === sweepPeriod) return;
     clearInterval(sweepTimer);
     sweepPeriod = period;
     sweepTimer = setInterval(sweep, period);
@@ -308,66 +510,139 @@ export function createGateway(options: GatewayOptions): TcpGateway {
   const buildTables = (routes: RouteFile): Promise<RouteTable[]> =>
     Promise.all(routes.listeners.map((config) => buildRouteTable(config, metrics, logger)));
 
-  const publishWeights = (routes: RouteFile): void => {
+  const isReady = (): boolean =>
+    state === "listening" && current.listeners.every((config) => listeners.has(config.name));
+  const updateReady = (): void => {
+    metrics.ready.set(isReady() ? 1 : 0);
+  };
+
+  const describe = (listener: GatewayListener) => {
+    const config = listener.table.config;
+    return {
+      listener: config.name,
+      address: formatAddress(listener.server.address() as AddressInfo),
+      balance: config.balance,
+      routes: config.routes.map((route) => `${route.name}=${route.weight}`).join(","),
+      ...(config.proxyProtocol ? { proxyProtocol: true } : {}),
+      ...(config.drainAfterSeconds === undefined
+        ? {}
+        : { drainAfterSeconds: config.drainAfterSeconds, drainRate: config.drainRate }),
+    };
+  };
+
+  /** What a user should know about a route file that is valid: relative weights, fd limits. */
+  const warnAbout = (routes: RouteFile): void => {
+    for (const listener of routes.listeners) {
+      const total = listener.routes.reduce((sum, route) => sum + route.weight, 0);
+      // One route takes everything whatever its weight.
+      if (total !== 100 && listener.routes.length > 1)
+        logger.warn("route weights do not sum to 100; they are relative", {
+          listener: listener.name,
+          total,
+          shares: describeShares(listener),
+        });
+    }
+    const limit = readOpenFilesLimit();
+    const needed = descriptorsNeeded(routes.listeners.map((listener) => listener.maxConnections));
+    const warning = `${needed}/${limit}`;
+    if (limit !== undefined && needed > limit && warning !== lastDescriptorWarning) {
+      lastDescriptorWarning = warning;
+      logger.warn("open-files limit too low for maxConnections", {
+        limit,
+        needed,
+        maxConnections: routes.listeners.map((l) => `${l.name}=${l.maxConnections}`).join(","),
+        hint: "each connection needs 2 file descriptors; raise the limit (ulimit -n, systemd LimitNOFILE, the container runtime's nofile) or lower maxConnections",
+      });
+    }
+  };
+
+  /** Make `routes` the file in force (listeners already match it). */
+  const applied = (routes: RouteFile): void => {
+    current = routes;
+    metrics.counts.setLive(
+      routes.listeners.map((listener) => [
+        listener.name,
+        listener.routes.map((route) => route.name),
+      ]),
+    );
     metrics.routeWeight.reset();
     for (const listener of routes.listeners)
       for (const route of listener.routes)
         metrics.routeWeight.labels(listener.name, route.name).set(route.weight);
-  };
-
-  const describe = (config: ListenerConfig, listener: GatewayListener) => {
-    const address = listener.server.address() as AddressInfo;
-    return {
-      listener: config.name,
-      address: formatAddress(address),
-      balance: config.balance,
-      routes: config.routes.map((route) => `${route.name}=${route.weight}`).join(","),
-    };
+    scheduleSweep(routes);
+    drains.update(routes);
+    warnAbout(routes);
+    updateReady();
   };
 
   async function applyReload(routes: RouteFile): Promise<void> {
     if (state !== "listening") throw new Error(`cannot reload a gateway that is ${state}`);
     const tables = await buildTables(routes);
-    const wanted = new Map(tables.map((table) => [table.config.name, table]));
-
-    // Stop accepting on removed or moved listeners first, so a moved listener can take over a
-    // freed address. Their open connections keep flowing until they end.
-    for (const [name, listener] of listeners) {
-      const table = wanted.get(name);
-      if (table && table.config.listen === listener.table.config.listen) continue;
-      listener.server.close();
-      listeners.delete(name);
-      logger.info("listener removed", { listener: name });
-    }
-    const failures: UserError[] = [];
+    const kept = new Map<string, RouteTable>();
+    const fresh: RouteTable[] = [];
     for (const table of tables) {
       const existing = listeners.get(table.config.name);
-      if (existing) {
-        existing.setTable(table);
-        continue;
-      }
-      const listener = new GatewayListener(table, tracker, metrics, logger, uv);
-      try {
-        await listener.bind();
-        listeners.set(table.config.name, listener);
-        logger.info("listener added", describe(table.config, listener));
-      } catch (error) {
-        failures.push(error as UserError);
-      }
+      if (existing && existing.table.config.listen === table.config.listen)
+        kept.set(table.config.name, table);
+      else fresh.push(table);
     }
-    current = routes;
-    publishWeights(routes);
-    scheduleSweep(routes);
-    if (failures.length > 0) {
-      const error = new UserError(LISTEN_ERROR_CODE, failures.map((f) => f.message).join("; "));
-      gateway.recordReloadFailure(error);
+    const released = [...listeners.values()].filter((listener) => !kept.has(listener.name));
+    const portOf = (table: RouteTable) => parseHostPort(table.config.listen, "listen").port;
+    const heldByReleased = (table: RouteTable) =>
+      portOf(table) !== 0 && released.some((listener) => listener.port === portOf(table));
+
+    // Bind every new address before anything changes. An address one of our own released
+    // listeners holds (a renamed listener, or a port another listener leaves) is freed just
+    // before; if a bind fails, those are bound again where they were.
+    const bound: GatewayListener[] = [];
+    const freed: GatewayListener[] = [];
+    try {
+      for (const table of [
+        ...fresh.filter((t) => !heldByReleased(t)),
+        ...fresh.filter(heldByReleased),
+      ]) {
+        for (const old of released)
+          if (old.port === portOf(table) && !freed.includes(old)) {
+            old.stop();
+            freed.push(old);
+          }
+        const listener = new GatewayListener(table, ctx);
+        await listener.bind();
+        bound.push(listener);
+      }
+    } catch (error) {
+      for (const listener of bound) listener.stop();
+      for (const old of freed)
+        await old.rebind().catch((rebindError: Error) => {
+          // Cannot happen unless another process took the port in between: say so; the
+          // listener is gone, and readiness reports it.
+          listeners.delete(old.name);
+          logger.error("listener lost: its address was taken while a reload was rolled back", {
+            listener: old.name,
+            error: rebindError,
+          });
+        });
+      updateReady();
+      gateway.recordReloadFailure(error as Error);
       throw error;
     }
+
+    for (const old of released) {
+      if (!freed.includes(old)) old.stop();
+      listeners.delete(old.name);
+      logger.info("listener removed", { listener: old.name });
+    }
+    for (const [name, table] of kept) listeners.get(name)?.setTable(table);
+    for (const listener of bound) {
+      listeners.set(listener.name, listener);
+      logger.info("listener added", describe(listener));
+    }
+    applied(routes);
     metrics.reloads.inc();
     logger.info("routes reloaded", {
       listeners: routes.listeners.map((config) => {
         const listener = listeners.get(config.name);
-        return listener ? describe(config, listener) : { listener: config.name, bound: false };
+        return listener ? describe(listener) : { listener: config.name, bound: false };
       }),
     });
   }
@@ -379,22 +654,20 @@ export function createGateway(options: GatewayOptions): TcpGateway {
       const bound: GatewayListener[] = [];
       try {
         for (const table of tables) {
-          const listener = new GatewayListener(table, tracker, metrics, logger, uv);
+          const listener = new GatewayListener(table, ctx);
           await listener.bind();
           bound.push(listener);
         }
       } catch (error) {
-        for (const listener of bound) listener.server.close();
+        for (const listener of bound) listener.stop();
         throw error;
       }
       for (const listener of bound) {
         listeners.set(listener.name, listener);
-        logger.info("listening", { ...describe(listener.table.config, listener), dataPath });
+        logger.info("listening", { ...describe(listener), dataPath });
       }
-      publishWeights(current);
-      scheduleSweep(current);
       state = "listening";
-      metrics.ready.set(1);
+      applied(current);
     },
 
     address(listenerName) {
@@ -412,13 +685,15 @@ export function createGateway(options: GatewayOptions): TcpGateway {
     async close(graceMs = DEFAULT_GRACE_MS) {
       if (state === "closing") return;
       state = "closing";
-      metrics.ready.set(0);
+      updateReady();
       await reloading;
-      for (const listener of listeners.values()) listener.server.close();
+      for (const listener of listeners.values()) listener.stop();
       listeners.clear();
+      drains.close();
       logger.info("draining", { activeConnections: tracker.size, graceMs });
       await tracker.drain(graceMs);
       clearInterval(sweepTimer);
+      ctx.limiter.flush();
       logger.info("closed");
     },
 
@@ -434,7 +709,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
       return tracker.size;
     },
     get ready() {
-      return state === "listening";
+      return isReady();
     },
     get registry() {
       return registry;
@@ -444,6 +719,9 @@ export function createGateway(options: GatewayOptions): TcpGateway {
     },
     get dataPath() {
       return dataPath;
+    },
+    get sweepPeriodMs() {
+      return sweepPeriod;
     },
   };
   return gateway;

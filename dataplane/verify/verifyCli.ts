@@ -11,10 +11,11 @@ export interface VerifyIo {
 }
 
 /**
- * A progress display: a bar redrawn in place on a terminal, a plain line every quarter otherwise
- * (CI logs keep every line, so a bar would flood them).
+ * A progress display on stderr, so stdout holds the report alone (`verify ... > report.txt`,
+ * `| tee`): a bar redrawn in place on a terminal, a plain line every quarter otherwise (CI logs
+ * keep every line, so a bar would flood them).
  */
-function progressReporter(stream: VerifyIo["stdout"] | undefined): {
+function progressReporter(stream: VerifyIo["stderr"] | undefined): {
   update(done: number, total: number): void;
   clear(): void;
 } {
@@ -67,10 +68,9 @@ export async function verifyCli(argv: readonly string[], io: VerifyIo): Promise<
     io.stdout.write(VERIFY_USAGE);
     return 0;
   }
-  // --json owns stdout (one object); progress then goes to a terminal on stderr, if any.
-  const progress = progressReporter(
-    args.json ? (io.stderr.isTTY ? io.stderr : undefined) : io.stdout,
-  );
+  // Progress goes to stderr; with --json only as a bar on a terminal (a script reading the JSON
+  // wants nothing else).
+  const progress = progressReporter(args.json && !io.stderr.isTTY ? undefined : io.stderr);
   const result = await runVerify({
     host: args.host,
     port: args.port,

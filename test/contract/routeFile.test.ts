@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseRouteFile } from "../../contract/routeFile";
+import { parseRouteFile, ROUTE_FILE_MAX_BYTES } from "../../contract/routeFile";
 
 describe("dataplane/gateway/routes.example.yaml", () => {
   it("is a valid route file: 80/20 on the tutorial's port", () => {
@@ -66,5 +66,49 @@ describe("route file formats", () => {
     expect(() => parseRouteFile("listeners: [\n  - a: b\n", "r.yaml")).toThrow(
       /^Cannot parse route file r\.yaml: /,
     );
+  });
+});
+
+describe("route file size", () => {
+  const listener = (endpoints: string[]) =>
+    JSON.stringify({
+      listeners: [
+        {
+          name: "t",
+          listen: "127.0.0.1:0",
+          routes: [{ name: "v1", weight: 1, endpoints }],
+        },
+      ],
+    });
+
+  it("refuses a file over 1 MiB before parsing it, saying the limit", () => {
+    const text = `${listener(["127.0.0.1:9000"])}${" ".repeat(ROUTE_FILE_MAX_BYTES)}`;
+    expect(() => parseRouteFile(text, "r.json")).toThrow(
+      `Route file r.json is ${Buffer.byteLength(text)} bytes; the limit is 1048576 bytes (1 MiB)`,
+    );
+  });
+
+  it("refuses 131,000 invalid endpoints with one clear line, not a stack overflow", () => {
+    const text = listener(Array.from({ length: 131_000 }, () => "bad"));
+    expect(() => parseRouteFile(text, "r.json")).toThrow(
+      "Invalid route file r.json: 131000 endpoints; a route file has at most 10000 in all",
+    );
+  });
+
+  it("lists the first 20 problems and says how many more there are", () => {
+    const text = listener(Array.from({ length: 50 }, () => "bad"));
+    let message = "";
+    try {
+      parseRouteFile(text, "r.json");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    const lines = message.split("\n");
+    expect(lines[0]).toBe("Invalid route file r.json:");
+    expect(lines).toHaveLength(1 + 20 + 1);
+    expect(lines[1]).toMatch(
+      /^ {2}- listeners\.0\.routes\.0\.endpoints\.0: endpoint must be host:port/,
+    );
+    expect(lines[21]).toBe("  - and 30 more");
   });
 });

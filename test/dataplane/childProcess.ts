@@ -19,9 +19,21 @@ export interface Program {
   exited: Promise<number | null>;
 }
 
-/** Start `dataplane/<script>` with `args`. */
-export function startProgram(script: string, args: string[]): Program {
-  const child = spawn(process.execPath, ["--import", "tsx", `dataplane/${script}`, ...args], {
+/**
+ * Start `dataplane/<script>` with `args`; with `openFiles`, under that open-files limit
+ * (`ulimit -n`, soft and hard, so Node cannot raise it).
+ */
+export function startProgram(
+  script: string,
+  args: string[],
+  options: { openFiles?: number } = {},
+): Program {
+  const command = [process.execPath, "--import", "tsx", `dataplane/${script}`, ...args];
+  const [file, ...argv] =
+    options.openFiles === undefined
+      ? command
+      : ["sh", "-c", `ulimit -n ${options.openFiles} && exec "$0" "$@"`, ...command];
+  const child = spawn(file as string, argv, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, LOG_LEVEL: "info" },

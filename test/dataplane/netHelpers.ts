@@ -4,6 +4,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { afterAll, beforeAll } from "vitest";
 import { type RouteFile, type RouteFileInput, validateRouteFile } from "../../contract/routeFile";
 import { createEchoServer, type EchoServer } from "../../dataplane/echo/echoServer";
+import type { Logger } from "../../dataplane/shared/jsonLogger";
 
 export const HOST = "127.0.0.1";
 
@@ -155,3 +156,26 @@ export async function prefixes(port: number, n: number): Promise<string[]> {
 /** How many `answers` are `prefix`. */
 export const count = (answers: string[], prefix: string) =>
   answers.filter((answer) => answer === prefix).length;
+
+/** A logger that keeps every line it is given (level, msg and fields), for assertions. */
+export function captureLogger(): {
+  logger: Logger;
+  lines: { level: string; msg: string; [field: string]: unknown }[];
+} {
+  const lines: { level: string; msg: string; [field: string]: unknown }[] = [];
+  const write =
+    (level: string) =>
+    (msg: string, fields?: Record<string, unknown>): void => {
+      lines.push({ ...fields, level, msg });
+    };
+  return {
+    lines,
+    logger: {
+      debug: write("debug"),
+      info: write("info"),
+      warn: write("warn"),
+      error: write("error"),
+      isLevelEnabled: (level) => level !== "debug",
+    },
+  };
+}

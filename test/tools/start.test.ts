@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../dataplane/shared/jsonLogger";
 import { runVerify } from "../../dataplane/verify/verify";
 import { type LocalStack, localConfig, startLocalStack } from "../../tools/local/localStack";
+import { aliveInGroup, type NpmRun, runNpm } from "../dataplane/npmProcess";
 
 const PROJECT_ROOT = join(__dirname, "..", "..");
 
@@ -199,6 +200,98 @@ describe("local mode (in process)", () => {
   });
 });
 
+describe("local mode follows the stack file", () => {
+  let dir: string;
+  let stackFile: string;
+  let stack: LocalStack;
+  const printed = new PrintedLines();
+  const errors = new PrintedLines();
+  /** A stack whose gateway options local mode can act on (they need the bundled gateway). */
+  const gatewayStack = (lines: string[]) =>
+    [
+      "config:",
+      "  tcp-shift:splitter: gateway",
+      "  tcp-shift:gatewayImage: registry.example.com/tcp-shift/gateway:1",
+      ...lines.map((line) => `  ${line}`),
+      "",
+    ].join("\n");
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tcp-shift-follow-"));
+    stackFile = join(dir, "Pulumi.dev.yaml");
+    writeFileSync(stackFile, gatewayStack(['tcp-shift:weightV2: "0"']));
+    stack = await startLocalStack({
+      dir,
+      port: 0,
+      print: printed.push,
+      printError: errors.push,
+      logger: silentLogger,
+      debounceMs: 20,
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.close(1000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("an emptied or deleted stack file: one line each, the weights stay in force", async () => {
+    saveLikeAnEditor(stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
+    await printed.next("weights v1=80");
+    let line = printed.next("Pulumi.dev.yaml is");
+    saveLikeAnEditor(stackFile, "");
+    expect(await line).toBe(
+      "Pulumi.dev.yaml is empty: keeping weights v1=80 v2=20 (Pulumi.dev.yaml)",
+    );
+    line = printed.next("Pulumi.dev.yaml is");
+    rmSync(stackFile);
+    expect(await line).toBe(
+      "Pulumi.dev.yaml is gone: keeping weights v1=80 v2=20 (Pulumi.dev.yaml)",
+    );
+    expect(stack.weights).toEqual({ v1: 80, v2: 20 });
+    expect(await verifyCounts(stack.port, 10)).toEqual({ v1: 8, v2: 2 });
+    // Back with the same weights: confirmed.
+    line = printed.next("weights v1=80");
+    saveLikeAnEditor(stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
+    expect(await line).toBe("weights v1=80 v2=20 (Pulumi.dev.yaml)");
+    expect(printed.lines.filter((l) => l.startsWith("Pulumi.dev.yaml is"))).toHaveLength(2);
+  });
+
+  it("applies gatewayBalance sticky, gatewayProxyProtocol, drainAfter and drainRate live", async () => {
+    const line = printed.next("gateway: balance sticky");
+    saveLikeAnEditor(
+      stackFile,
+      gatewayStack([
+        'tcp-shift:weightV2: "20"',
+        "tcp-shift:gatewayBalance: sticky",
+        'tcp-shift:gatewayProxyProtocol: "true"',
+        "tcp-shift:drainAfter: 30s",
+        'tcp-shift:drainRate: "5"',
+      ]),
+    );
+    expect(await line).toBe(
+      "gateway: balance sticky, PROXY protocol on, drain after 30s at 5/s (Pulumi.dev.yaml)",
+    );
+    // The gateway now wants a PROXY header, and hashes the address it carries.
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port: stack.port });
+      let text = "";
+      socket.setEncoding("utf8").on("data", (chunk: string) => {
+        text += chunk;
+      });
+      socket.on("close", () => resolve(text));
+      socket.end("PROXY TCP4 203.0.113.7 127.0.0.1 5000 31400\nhello\n".replace("\n", "\r\n"));
+    });
+    expect(reply).toMatch(/^(one|two) hello\n$/);
+    const back = printed.next("gateway: balance smooth");
+    saveLikeAnEditor(stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
+    expect(await back).toBe(
+      "gateway: balance smooth, PROXY protocol off, no drain (Pulumi.dev.yaml)",
+    );
+    expect(await verifyCounts(stack.port, 10)).toEqual({ v1: 8, v2: 2 });
+  });
+});
+
 describe("local mode config", () => {
   it("stands in for secrets it cannot decrypt, and refuses a secret weight", () => {
     expect(localConfig(stackFileText("30"), "Pulumi.dev.yaml").weightV2).toBe(30);
@@ -218,6 +311,20 @@ describe("local mode config", () => {
       localConfig("config:\n  tcp-shift:weightV2:\n    secure: v1:AAAA\n", "Pulumi.dev.yaml"),
     ).toThrow(
       "Pulumi.dev.yaml: tcp-shift:weightV2 is encrypted ({secure: ...}) and local mode cannot decrypt it; set it in plain text",
+    );
+  });
+
+  it("refuses a key without the tcp-shift: namespace like an unknown key, with the key it means", () => {
+    expect(() =>
+      localConfig('config:\n  alicloud:region: cn-hangzhou\n  weightV2: "30"\n', "Pulumi.dev.yaml"),
+    ).toThrow(
+      'Invalid tcp-shift configuration in Pulumi.dev.yaml:\n  - weightV2 = "30": key without a namespace (Pulumi ignores it); did you mean tcp-shift:weightV2?',
+    );
+    // Said together with the file's other problems.
+    expect(() =>
+      localConfig('config:\n  weigthV2: "30"\n  tcp-shift:weightV2: "300"\n', "Pulumi.dev.yaml"),
+    ).toThrow(
+      'Invalid tcp-shift configuration in Pulumi.dev.yaml:\n  - weigthV2 = "30": key without a namespace (Pulumi ignores it); did you mean tcp-shift:weightV2?\n  - tcp-shift:weightV2 = "300": must be an integer from 0 to 100',
     );
   });
 
@@ -327,17 +434,134 @@ describe("npm start (child process)", () => {
     ]);
   });
 
-  it("exits 2 on a bad flag and 1 on a missing named stack, without a stack trace", async () => {
+  it("a second SIGINT within 500 ms is the same Ctrl-C (relayed by a launcher); a later one means now", async () => {
+    const open = async (run: ReturnType<typeof startProcess>) => {
+      await run.stdout.next("shift:", 15_000);
+      const gatewayLine = run.stdout.lines.find((line) => line.includes("(gateway, stack ci)"));
+      const port = Number(/127\.0\.0\.1:(\d+) /.exec(gatewayLine ?? "")?.[1]);
+      const session = await OpenConnection.open(port);
+      expect(await session.ask("before")).toBe("one before\n");
+      return session;
+    };
+    const relayed = startProcess(["--stack", "ci", "--dir", dir, "--port", "0"]);
+    children.push(relayed.child);
+    const session = await open(relayed);
+    relayed.child.kill("SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    relayed.child.kill("SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Still draining: the session is served until it ends, then the process exits 0.
+    expect(relayed.child.exitCode).toBeNull();
+    expect(await session.ask("during")).toBe("one during\n");
+    session.socket.end();
+    expect(await relayed.exit).toBe(0);
+    expect(relayed.stdout.lines.some((line) => line.includes("again"))).toBe(false);
+
+    const twice = startProcess(["--stack", "ci", "--dir", dir, "--port", "0"]);
+    children.push(twice.child);
+    const other = await open(twice);
+    twice.child.kill("SIGINT");
+    await twice.stdout.next("SIGINT: stopping");
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    twice.child.kill("SIGINT");
+    expect(await twice.exit).toBe(130);
+    expect(twice.stdout.lines).toContain("SIGINT again: exiting without draining");
+    other.socket.destroy();
+  });
+
+  it("exits 2 on a bad flag or --dir, 1 on a missing named stack (listing those there), without a stack trace", async () => {
     const badFlag = startProcess(["--port", "http"]);
     const missing = startProcess(["--stack", "nope", "--dir", dir, "--port", "0"]);
-    children.push(badFlag.child, missing.child);
+    const noDir = startProcess(["--dir", "/nonexistent/tcp-shift", "--port", "0"]);
+    children.push(badFlag.child, missing.child, noDir.child);
     expect(await badFlag.exit).toBe(2);
     expect(badFlag.stderr()).toBe(
       'start: --port must be a whole number from 0 to 65535, got "http" (see npm start -- --help)\n',
     );
     expect(await missing.exit).toBe(1);
     expect(missing.stderr()).toBe(
-      `start: No stack file ${join(dir, "Pulumi.nope.yaml")}: create it, or pick another stack with --stack\n`,
+      `start: No stack file ${join(dir, "Pulumi.nope.yaml")}; the stacks in ${dir} are ci (pick one with --stack)\n`,
     );
+    expect(await noDir.exit).toBe(2);
+    expect(noDir.stderr()).toBe(
+      "start: --dir /nonexistent/tcp-shift: no such directory (see npm start -- --help)\n",
+    );
+  });
+});
+
+describe("npm start (as a user runs it, through npm)", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "tcp-shift-npm-"));
+    writeFileSync(join(dir, "Pulumi.ci.yaml"), stackFileText("0"));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `npm start` on an OS port, with one session open and answered. */
+  async function startWithSession(npm: NpmRun) {
+    await npm.line((line) => line.startsWith("shift:"));
+    const gatewayLine = npm.lines.find((line) => line.includes("(gateway, stack ci)"));
+    const port = Number(/127\.0\.0\.1:(\d+) /.exec(gatewayLine ?? "")?.[1]);
+    const session = await OpenConnection.open(port);
+    expect(await session.ask("before")).toBe("one before\n");
+    return { port, session };
+  }
+
+  /** The session ends cleanly, the port is free and no process of the group is left. */
+  async function expectAllStopped(npm: NpmRun, port: number, session: OpenConnection) {
+    expect(await session.ask("after")).toBe("one after\n");
+    let error: Error | undefined;
+    session.socket.on("error", (e) => {
+      error = e;
+    });
+    const closed = once(session.socket, "close");
+    session.socket.end();
+    await closed;
+    expect(error).toBeUndefined();
+    await expect
+      .poll(
+        () =>
+          new Promise<string>((resolve) => {
+            const probe = connect({ host: "127.0.0.1", port });
+            probe.on("connect", () => {
+              probe.destroy();
+              resolve("open");
+            });
+            probe.on("error", (e: NodeJS.ErrnoException) => resolve(String(e.code)));
+          }),
+        { timeout: 10_000 },
+      )
+      .toBe("ECONNREFUSED");
+    await expect.poll(() => aliveInGroup(npm.child.pid as number), { timeout: 10_000 }).toEqual([]);
+    // Read to the end of the output (the last lines may still be in the pipe).
+    await npm.line((line) => line === "stopped");
+    await npm.exited;
+    expect(npm.lines.some((line) => line.includes("again"))).toBe(false);
+  }
+
+  it("kill -TERM of npm's pid stops everything, drained", async () => {
+    const npm = runNpm(["start", "--", "--stack", "ci", "--dir", dir, "--port", "0"]);
+    try {
+      const { port, session } = await startWithSession(npm);
+      process.kill(npm.child.pid as number, "SIGTERM");
+      await npm.line((line) => line.includes(": stopping 127.0.0.1:"));
+      await expectAllStopped(npm, port, session);
+    } finally {
+      npm.killAll();
+    }
+  });
+
+  it("Ctrl-C once (SIGINT to the whole process group, as a terminal sends it) drains and stops", async () => {
+    const npm = runNpm(["start", "--", "--stack", "ci", "--dir", dir, "--port", "0"]);
+    try {
+      const { port, session } = await startWithSession(npm);
+      process.kill(-(npm.child.pid as number), "SIGINT");
+      await npm.line((line) => line.startsWith("SIGINT: stopping 127.0.0.1:"));
+      await expectAllStopped(npm, port, session);
+    } finally {
+      npm.killAll();
+    }
   });
 });

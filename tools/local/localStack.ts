@@ -1,14 +1,17 @@
 /**
  * Local mode: the whole shift on one machine. tcp-echo v1 and v2 and the bundled gateway, run
- * from a stack file's own config, with the gateway's weights built by the same function as the
- * VirtualService's. Editing `weightV2` in the stack file reloads the gateway in place.
+ * from a stack file's own config, with the gateway's route file built by the same function as
+ * the cluster's. Editing `weightV2` (or `gatewayBalance`, `gatewayProxyProtocol`, `drainAfter`,
+ * `drainRate`) in the stack file reloads the gateway in place; the file is followed by the
+ * data plane's own file watcher (dataplane/shared/fileWatcher.ts).
  *
  * `startLocalStack()` holds all of it so tests drive it in-process; `start.ts` is the CLI.
  */
 
-import { type FSWatcher, readFileSync, watch } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { basename, dirname } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { joinHostPort } from "../../contract/hostPort";
 import { type RouteFile, validateRouteFile } from "../../contract/routeFile";
 import { UserError } from "../../contract/userError";
@@ -18,8 +21,14 @@ import {
   LISTEN_ERROR_CODE,
   type TcpGateway,
 } from "../../dataplane/gateway/tcpGateway";
+import { type FileWatchError, watchFile } from "../../dataplane/shared/fileWatcher";
 import { createLogger, type Logger } from "../../dataplane/shared/jsonLogger";
-import { parseConfig, SECRET_KEYS, type TcpShiftConfig } from "../../infra/config/config";
+import {
+  CONFIG_KEYS,
+  parseConfig,
+  SECRET_KEYS,
+  type TcpShiftConfig,
+} from "../../infra/config/config";
 import {
   isSecureValue,
   parseStackConfig,
@@ -55,6 +64,8 @@ export interface LocalStackOptions {
   logger?: Logger;
   /** Wait this long after the last file event before re-reading (editors write in steps). */
   debounceMs?: number;
+  /** How long a file rewritten in place must stay the same before it is used. @default 250 */
+  stableMs?: number;
 }
 
 /** What a re-read of the stack file did. */
@@ -88,7 +99,66 @@ export interface LocalStack {
 export const DEFAULT_GRACE_MS = 5_000;
 
 /** Config keys local mode acts on; everything else only matters to the cloud deployment. */
-const LOCAL_KEYS = ["weightV2", "prefixV1", "prefixV2", "appName", "ingressPort", "gatewayBalance"];
+const LOCAL_KEYS = [
+  "weightV2",
+  "prefixV1",
+  "prefixV2",
+  "appName",
+  "ingressPort",
+  "gatewayBalance",
+  "gatewayProxyProtocol",
+  "drainAfter",
+  "drainRate",
+];
+
+/** Edit distance of two short strings, case-insensitive. */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++)
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (x[i - 1] === y[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[y.length] as number;
+}
+
+/**
+ * Keys of the stack file's `config:` block without a namespace (`weightV2: "30"` instead of
+ * `tcp-shift:weightV2`): Pulumi reads only `namespace:key`, so such a key is a mistake, said like
+ * an unknown key, with the key it most likely means.
+ */
+export function unnamespacedKeys(text: string, path: string): string[] {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch {
+    return []; // parseStackConfig reports the syntax error
+  }
+  const config = (document as { config?: unknown } | null)?.config;
+  if (typeof config !== "object" || config === null || Array.isArray(config)) return [];
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(config)) {
+    if (key.includes(":")) continue;
+    const best = CONFIG_KEYS.map((known) => ({ known, distance: editDistance(key, known) }))
+      .filter(({ distance }) => distance <= 2)
+      .sort((a, b) => a.distance - b.distance)[0];
+    const hint = best
+      ? `did you mean ${PROJECT_NAME}:${best.known}?`
+      : `config keys are namespace:key, e.g. ${PROJECT_NAME}:weightV2`;
+    problems.push(
+      `${key} = ${isSecureValue(value) ? "[secret]" : JSON.stringify(value)}: key without a namespace (Pulumi ignores it); ${hint}`,
+    );
+  }
+  if (problems.length === 0) return [];
+  return [`Invalid ${PROJECT_NAME} configuration in ${path}:`, ...problems.map((p) => `  - ${p}`)];
+}
 
 /**
  * Stack file text to validated config, with the schema of the Pulumi program. Secrets
@@ -98,6 +168,22 @@ const LOCAL_KEYS = ["weightV2", "prefixV1", "prefixV2", "appName", "ingressPort"
  */
 export function localConfig(text: string | undefined, path: string): TcpShiftConfig {
   const raw = text === undefined ? {} : parseStackConfig(text, path);
+  const bare = text === undefined ? [] : unnamespacedKeys(text, path);
+  if (bare.length > 0) {
+    // Said together with the other problems of the file, if any.
+    let others: string[] = [];
+    try {
+      localConfigOf(raw, path);
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      others = error.message.split("\n").slice(1);
+    }
+    throw new UserError(STACK_FILE_ERROR_CODE, [...bare, ...others].join("\n"));
+  }
+  return localConfigOf(raw, path);
+}
+
+function localConfigOf(raw: Record<string, unknown>, path: string): TcpShiftConfig {
   const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     if (!isSecureValue(value)) continue;
@@ -121,8 +207,29 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** The stacks whose files are in `dir` (`Pulumi.<stack>.yaml`), sorted. */
+export function stacksIn(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name)?.[1])
+      .filter((stack): stack is string => stack !== undefined)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
 function formatWeights(weights: VersionWeights, file: string): string {
   return `weights v1=${weights.v1} v2=${weights.v2} (${file})`;
+}
+
+/** `gateway: balance sticky, PROXY protocol on, drain after 30s at 10/s` */
+function formatGateway(config: TcpShiftConfig, file: string): string {
+  const drain =
+    config.drainAfter === undefined
+      ? "no drain"
+      : `drain after ${config.drainAfter} at ${config.drainRate}/s`;
+  return `gateway: balance ${config.gatewayBalance}, PROXY protocol ${config.gatewayProxyProtocol ? "on" : "off"}, ${drain} (${file})`;
 }
 
 /** Start the echo servers and the gateway from the stack file; resolves once all listen. */
@@ -136,16 +243,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const logger =
     options.logger ?? createLogger({ stream: process.stderr, level: "warn", name: "local" });
 
-  let lastText = readText(stackFile);
-  if (lastText === undefined) {
-    if (options.missingStackFile === "error")
+  const initialText = readText(stackFile);
+  if (initialText === undefined) {
+    if (options.missingStackFile === "error") {
+      const stacks = stacksIn(dirname(stackFile));
       throw new UserError(
         STACK_FILE_ERROR_CODE,
-        `No stack file ${stackFile}: create it, or pick another stack with --stack`,
+        stacks.length > 0
+          ? `No stack file ${stackFile}; the stacks in ${dirname(stackFile)} are ${stacks.join(", ")} (pick one with --stack)`
+          : `No stack file ${stackFile}: create it, or pick another stack with --stack`,
       );
+    }
     print(`no ${fileName} yet: using the default config (weightV2 0) until it appears`);
   }
-  let config = localConfig(lastText, stackFile);
+  let config = localConfig(initialText, stackFile);
   let weights = splitWeights(config.weightV2);
 
   // Backends are local and private to this process: loopback, ports from the OS.
@@ -164,7 +275,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       v1: [joinHostPort("127.0.0.1", echo.v1.port)],
       v2: [joinHostPort("127.0.0.1", echo.v2.port)],
     };
-    // Only the weights (and balance) follow the file; names, prefixes and ports are fixed at start.
+    // Weights, balance, PROXY protocol and drain follow the file; names, prefixes and ports are
+    // fixed at start.
     const listenerName = config.appName;
     const routesFor = (current: TcpShiftConfig, listen: string): RouteFile =>
       validateRouteFile(
@@ -182,7 +294,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Reloads repeat this exact string: the gateway keeps a listener whose name and `listen` are
     // unchanged, so even a `--port 0` listener stays bound where it is.
     const listen = joinHostPort(host, requestedPort);
-    gateway = createGateway({ routes: routesFor(config, listen), logger });
+    let routes = routesFor(config, listen);
+    gateway = createGateway({ routes, logger });
     try {
       await gateway.listen();
     } catch (error) {
@@ -200,29 +313,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     print(`listening on ${joinHostPort(host, bound.port)} (gateway, stack ${stack})`);
     print(formatWeights(weights, fileName));
+    if (config.gatewayBalance !== "smooth" || config.gatewayProxyProtocol || config.drainAfter)
+      print(formatGateway(config, fileName));
 
     let queue: Promise<unknown> = Promise.resolve();
-    // After an invalid edit, the fix is confirmed even when it restores the same weights.
+    // After an invalid edit (or a deleted file), the fix is confirmed even when it restores the
+    // same weights.
     let lastInvalid = false;
-    const reloadNow = async (): Promise<ReloadOutcome> => {
-      let text: string | undefined;
+    const keeping = () => `keeping ${formatWeights(weights, fileName)}`;
+
+    /** Apply one version of the file's text (undefined: the file is gone). */
+    const applyText = async (text: string | undefined): Promise<ReloadOutcome> => {
+      // A deleted or emptied file is a save in progress (or a mistake), not "all defaults":
+      // keep what runs, say so once, and apply the file when it is back.
+      if (text === undefined || text.trim() === "") {
+        print(`${fileName} is ${text === undefined ? "gone" : "empty"}: ${keeping()}`);
+        lastInvalid = true;
+        return { kind: "unchanged" };
+      }
       let next: TcpShiftConfig;
       try {
-        text = readText(stackFile);
-        // Editors and `pulumi config set` often emit several events per save: one reload each.
-        if (text === lastText) return { kind: "unchanged" };
-        lastText = text;
-        // A deleted or empty file is a save in progress (or a mistake), not "all defaults":
-        // keep what runs, and look again at the next event.
-        if (text === undefined || text.trim() === "") {
-          lastText = undefined;
-          return { kind: "unchanged" };
-        }
         next = localConfig(text, stackFile);
       } catch (error) {
         if (!(error instanceof UserError)) throw error;
         printError(error.message);
-        printError(`keeping ${formatWeights(weights, fileName)}`);
+        printError(keeping());
         lastInvalid = true;
         return { kind: "invalid", message: error.message };
       }
@@ -231,8 +346,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       if (restartOnly.length > 0)
         print(`note: ${restartOnly.join(", ")} changed; restart npm start to apply`);
-      const changed =
-        next.weightV2 !== config.weightV2 || next.gatewayBalance !== config.gatewayBalance;
+      const nextRoutes = routesFor(next, listen);
+      const gatewayChanged = formatGateway(next, fileName) !== formatGateway(config, fileName);
+      const changed = JSON.stringify(nextRoutes) !== JSON.stringify(routes);
+      const previous = config;
       config = next;
       const wasInvalid = lastInvalid;
       lastInvalid = false;
@@ -240,31 +357,68 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (wasInvalid) print(formatWeights(weights, fileName));
         return { kind: "unchanged" };
       }
-      await running.reload(routesFor(next, listen));
-      weights = splitWeights(next.weightV2);
-      print(formatWeights(weights, fileName));
+      try {
+        await running.reload(nextRoutes);
+      } catch (error) {
+        config = previous;
+        if (!(error instanceof UserError)) throw error;
+        printError(error.message);
+        printError(keeping());
+        lastInvalid = true;
+        return { kind: "invalid", message: error.message };
+      }
+      routes = nextRoutes;
+      const nextWeights = splitWeights(next.weightV2);
+      if (nextWeights.v2 !== weights.v2 || wasInvalid || !gatewayChanged)
+        print(formatWeights(nextWeights, fileName));
+      weights = nextWeights;
+      if (gatewayChanged) print(formatGateway(next, fileName));
       return { kind: "applied", weights };
     };
-    const reload = (): Promise<ReloadOutcome> => {
-      const result = queue.then(reloadNow);
+    const enqueue = (work: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> => {
+      const result = queue.then(work);
       queue = result.catch(() => {});
       return result;
     };
+    const reload = (): Promise<ReloadOutcome> =>
+      enqueue(async () => {
+        let text: string | undefined;
+        try {
+          text = readText(stackFile);
+        } catch (error) {
+          if (!(error instanceof UserError)) throw error;
+          printError(error.message);
+          return { kind: "invalid", message: error.message };
+        }
+        return applyText(text);
+      });
 
-    // Watch the directory, not the file: editors save by writing a new file and renaming it
-    // over the old one, which would leave a file watch on a deleted inode.
-    const debounceMs = options.debounceMs ?? 100;
-    let timer: NodeJS.Timeout | undefined;
-    const watcher: FSWatcher = watch(dirname(stackFile), (_event, name) => {
-      if (name !== null && name !== fileName) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        reload().catch((error: unknown) =>
-          printError(`reload failed: ${(error as Error).message}`),
-        );
-      }, debounceMs);
-    });
-    watcher.on("error", (error) => printError(`watching ${stackFile} failed: ${error.message}`));
+    const watcher = watchFile(
+      stackFile,
+      {
+        onText: (text) =>
+          enqueue(() => applyText(text)).then(
+            () => {},
+            (error: unknown) => printError(`reload failed: ${(error as Error).message}`),
+          ),
+        onError: (error) => {
+          if ((error as FileWatchError).reason === "missing") {
+            void enqueue(() => applyText(undefined));
+            return;
+          }
+          printError(error.message);
+          printError(keeping());
+          lastInvalid = true;
+        },
+      },
+      {
+        errorCode: STACK_FILE_ERROR_CODE,
+        what: "stack file",
+        initialText: initialText ?? null,
+        settleMs: options.debounceMs ?? 100,
+        ...(options.stableMs === undefined ? {} : { stableMs: options.stableMs }),
+      },
+    );
 
     let closing: Promise<void> | undefined;
     return {
@@ -285,7 +439,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       close(graceMs = DEFAULT_GRACE_MS) {
         closing ??= (async () => {
           watcher.close();
-          clearTimeout(timer);
           await queue;
           // Gateway first: once it stops accepting, nothing new reaches the echo servers.
           await running.close(graceMs);

@@ -1,14 +1,25 @@
 /**
  * `npm start -- [--stack dev] [--port 31400] [--host 127.0.0.1] [--dir DIR]`: run the shift
- * locally (see `localStack.ts`). Exit codes: 0 after Ctrl-C/SIGTERM, 1 when it cannot start
- * (invalid config, busy port), 64 for bad arguments.
+ * locally (see `localStack.ts`). Exit codes: 0 after Ctrl-C/SIGTERM (drained), 1 when it cannot
+ * start (invalid config, busy port), 2 for bad arguments, 130 for a second Ctrl-C.
+ *
+ * Signals: a terminal's Ctrl-C reaches the whole process group, and a launcher in between (npm,
+ * tsx's CLI) may relay it once more: a SIGINT within `SAME_CTRL_C_MS` of the first is the same
+ * Ctrl-C; only a later one means "now". A `kill` of npm's pid does not reach this process at all
+ * (npm signals its `sh`, which dies without passing it on): the launcher watch
+ * (dataplane/shared/launcherWatch.ts) notices and stops the same way.
  */
-import { isAbsolute, relative } from "node:path";
+import { statSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_CODES } from "../../contract/exitCodes";
 import { joinHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
+import { watchLauncher } from "../../dataplane/shared/launcherWatch";
 import { type LocalStack, startLocalStack } from "./localStack";
+
+/** A second SIGINT this soon after the first is the same Ctrl-C (relayed by a launcher). */
+export const SAME_CTRL_C_MS = 500;
 
 const USAGE = `Usage: npm start -- [--stack NAME] [--port PORT] [--host HOST] [--dir DIR]
 
@@ -68,11 +79,22 @@ function parseStartArgs(argv: string[]): StartArgs | "help" {
   }
   const host = (values.host as string | undefined) ?? "127.0.0.1";
   if (host.trim() === "") throw usageError("--host must be a host name or IP address");
+  const dirGiven = values.dir as string | undefined;
+  const dir = dirGiven === undefined ? process.cwd() : resolve(dirGiven);
+  if (dirGiven !== undefined) {
+    let isDirectory = false;
+    try {
+      isDirectory = statSync(dir).isDirectory();
+    } catch {
+      throw usageError(`--dir ${dirGiven}: no such directory`);
+    }
+    if (!isDirectory) throw usageError(`--dir ${dirGiven}: not a directory`);
+  }
   return {
     stack: (values.stack as string | undefined) ?? "dev",
     ...(port === undefined ? {} : { port }),
     host,
-    dir: (values.dir as string | undefined) ?? process.cwd(),
+    dir,
     stackGiven: values.stack !== undefined,
   };
 }
@@ -139,32 +161,47 @@ async function main(): Promise<number> {
   }
   printTryIt(stack);
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
+  return new Promise<number>((resolveExit) => {
+    let stoppedAt: number | undefined;
+    let firstSignal = "";
+    const stop = (reason: string) => {
+      if (stoppedAt !== undefined) {
+        // The terminal's SIGINT and a launcher's relay of it: one Ctrl-C.
+        if (
+          reason === "SIGINT" &&
+          firstSignal === "SIGINT" &&
+          Date.now() - stoppedAt < SAME_CTRL_C_MS
+        )
+          return;
+        if (reason !== "SIGINT" && reason !== "SIGTERM") return;
         // A second Ctrl-C means "now": the kernel closes whatever is still open.
-        process.stdout.write(`${signal} again: exiting without draining\n`);
+        process.stdout.write(`${reason} again: exiting without draining\n`);
         process.exit(EXIT_CODES.interrupted);
       }
-      stopping = true;
+      stoppedAt = Date.now();
+      firstSignal = reason;
+      launcher?.stop();
       const open = stack.activeConnections;
       process.stdout.write(
-        `${signal}: stopping ${joinHostPort(stack.host, stack.port)}${open ? `, draining ${open} open connection(s)` : ""}\n`,
+        `${reason}: stopping ${joinHostPort(stack.host, stack.port)}${open ? `, draining ${open} open connection(s)` : ""}\n`,
       );
       stack.close().then(
         () => {
           process.stdout.write("stopped\n");
-          resolve(0);
+          resolveExit(0);
         },
         (error: unknown) => {
           process.stderr.write(`start: error while stopping: ${(error as Error).message}\n`);
-          resolve(1);
+          resolveExit(1);
         },
       );
     };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    const launcher = watchLauncher((why) => {
+      process.stderr.write(`start: ${why}\n`);
+      stop("launcher gone");
+    });
   });
 }
 

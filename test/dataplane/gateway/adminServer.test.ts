@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { Counter, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createAdminServer } from "../../../dataplane/gateway/adminServer";
@@ -43,6 +45,82 @@ describe("admin server", () => {
       expect(metrics.body).toContain("probe_total 3");
       expect((await get(port, "/nope")).status).toBe(404);
     } finally {
+      await admin.close();
+    }
+  });
+
+  it("renders /metrics at most once per cache interval, however many scrapes come", async () => {
+    const registry = new Registry();
+    let renders = 0;
+    new Counter({
+      name: "renders_total",
+      help: "test",
+      registers: [registry],
+      collect() {
+        renders++;
+        this.reset();
+        this.inc(renders);
+      },
+    });
+    const admin = createAdminServer({
+      address: "127.0.0.1:0",
+      registry,
+      isReady: () => true,
+      metricsCacheMs: 400,
+    });
+    const { port } = await admin.listen();
+    try {
+      const bodies = await Promise.all(
+        Array.from({ length: 20 }, () => get(port, "/metrics").then((r) => r.body)),
+      );
+      expect(new Set(bodies)).toEqual(
+        new Set(["# HELP renders_total test\n# TYPE renders_total counter\nrenders_total 1\n"]),
+      );
+      expect(renders).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      expect((await get(port, "/metrics")).body).toContain("renders_total 2");
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("caps its connections and closes one that does not finish its headers in time", async () => {
+    const admin = createAdminServer({
+      address: "127.0.0.1:0",
+      registry: new Registry(),
+      isReady: () => true,
+      maxConnections: 4,
+      headersTimeoutMs: 300,
+    });
+    const { port } = await admin.listen();
+    const sockets: Socket[] = [];
+    try {
+      // Four idle connections fill it; a fifth is closed at once, unanswered.
+      for (let i = 0; i < 4; i++) {
+        const socket = connect({ host: "127.0.0.1", port });
+        await once(socket, "connect");
+        socket.resume(); // read, so a close by the server is seen
+        sockets.push(socket);
+      }
+      const fifth = connect({ host: "127.0.0.1", port });
+      fifth.on("error", () => {});
+      fifth.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      const fifthReply: Buffer[] = [];
+      fifth.on("data", (chunk: Buffer) => fifthReply.push(chunk));
+      await once(fifth, "close");
+      expect(Buffer.concat(fifthReply).length).toBe(0);
+
+      // A slow client: half a request line, then nothing. Closed after the headers timeout.
+      const started = Date.now();
+      (sockets[0] as Socket).write("GET /metr");
+      await once(sockets[0] as Socket, "close");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await get(port, "/healthz")).toMatchObject({ status: 200 });
+    } finally {
+      for (const socket of sockets) socket.destroy();
       await admin.close();
     }
   });

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -217,6 +218,131 @@ describe("gatewayMain process", () => {
       expect(open.destroyed).toBe(true);
     } finally {
       program.child.kill("SIGKILL");
+    }
+  });
+
+  it("out of file descriptors: logged and counted as such, no endpoint blamed, service resumes", async () => {
+    const config = join(directory, "emfile.yaml");
+    // Two endpoints: a failure blamed on an endpoint would take it out of rotation for 5 s.
+    writeFileSync(
+      config,
+      `listeners:
+  - name: tcp-echo
+    listen: 127.0.0.1:0
+    maxConnections: 1000
+    routes:
+      - { name: v1, weight: 1, endpoints: ["127.0.0.1:${backends.one.port}", "localhost:${backends.one.port}"] }
+`,
+    );
+    const program = startProgram(
+      "gateway/gatewayMain.ts",
+      ["--config", config, "--admin", "127.0.0.1:0", "--drain-seconds", "0"],
+      { openFiles: 64 },
+    );
+    const held: Socket[] = [];
+    try {
+      const warning = await program.waitForLog(
+        (line) => line.msg === "open-files limit too low for maxConnections",
+      );
+      expect(warning).toMatchObject({ level: "warn", limit: 64, needed: 2065 });
+      const port = portOfAddress((await program.waitForLog((l) => l.msg === "listening")).address);
+      const admin = portOfAddress(
+        (await program.waitForLog((l) => l.msg === "admin listening")).address,
+      );
+      // Leave room for about 5 connections (2 descriptors each) and maybe one descriptor more:
+      // with one left, a client is accepted on it and its backend connect fails with EMFILE;
+      // with none, libuv turns clients away at accept (Node is not told). Both parities.
+      const pid = program.child.pid as number;
+      const used = readdirSync(`/proc/${pid}/fd`).length;
+      for (const extra of [11, 12]) {
+        execFileSync("prlimit", ["--pid", String(pid), `--nofile=${used + extra}:`]);
+        let refused = 0;
+        for (let i = 0; i < 10; i++) {
+          const socket = connect({ host: "127.0.0.1", port });
+          socket.on("error", () => {});
+          const outcome = await new Promise<"served" | "closed">((resolve) => {
+            socket.once("data", () => resolve("served"));
+            socket.once("close", () => resolve("closed"));
+            socket.write("x\n");
+          });
+          if (outcome === "served") held.push(socket);
+          else refused++;
+        }
+        expect(held.length).toBeGreaterThanOrEqual(4);
+        expect(refused).toBeGreaterThanOrEqual(3);
+        for (const socket of held.splice(0)) socket.destroy();
+        await expect
+          .poll(() => readdirSync(`/proc/${pid}/fd`).length)
+          .toBeLessThanOrEqual(used + 1);
+      }
+      // Once descriptors are free again, both endpoints serve at once (none was marked failing).
+      await expect
+        .poll(async () => {
+          try {
+            return (await exchange(port, "y\n")).toString();
+          } catch {
+            return "";
+          }
+        })
+        .toBe("one y\n");
+      const metrics = (await get(admin, "/metrics")).body;
+      expect(
+        sample(metrics, 'tcp_gateway_out_of_descriptors_total{listener="tcp-echo"}'),
+      ).toBeGreaterThan(0);
+      expect(
+        sample(metrics, 'tcp_gateway_connect_failures_total{listener="tcp-echo",route="v1"}'),
+      ).toBe(0);
+      expect(
+        sample(metrics, 'tcp_gateway_backend_unavailable_total{listener="tcp-echo",route="v1"}'),
+      ).toBe(0);
+      expect(
+        program.logs.some((line) => String(line.msg).startsWith("out of file descriptors")),
+      ).toBe(true);
+      expect(program.logs.some((line) => line.msg === "backend connect failed")).toBe(false);
+      program.child.kill("SIGTERM");
+      expect(await program.exited).toBe(0);
+    } finally {
+      for (const socket of held) socket.destroy();
+      program.child.kill("SIGKILL");
+    }
+  });
+
+  it("--workers 2: a worker that dies is replaced and no counter goes backwards", async () => {
+    const { program, portOf } = startGateway("workers-die", ["--workers", "2"]);
+    const pids: number[] = [];
+    try {
+      const admin = await portOf("admin listening");
+      for (const worker of [1, 2]) {
+        const line = await program.waitForLog(
+          (l) => l.msg === "worker listening" && l.worker === worker,
+        );
+        pids.push(Number(line.pid));
+      }
+      const port = portOfAddress(
+        (await program.waitForLog((line) => line.msg === "listening")).address,
+      );
+      for (let i = 0; i < 8; i++) await exchange(port, "a\n");
+      const series = 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}';
+      const before = sample((await get(admin, "/metrics")).body, series) as number;
+      expect(before).toBe(8);
+      process.kill(pids[0] as number, "SIGKILL");
+      await program.waitForLog((line) => line.msg === "worker exited; starting another");
+      await program.waitForLog((line) => line.msg === "worker listening" && line.worker === 3);
+      expect(sample((await get(admin, "/metrics")).body, series)).toBe(8);
+      await exchange(port, "b\n");
+      // /metrics is rendered at most once a second.
+      await expect.poll(async () => sample((await get(admin, "/metrics")).body, series)).toBe(9);
+      program.child.kill("SIGTERM");
+      expect(await program.exited).toBe(0);
+    } finally {
+      program.child.kill("SIGKILL");
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
     }
   });
 

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RouteFile, validateRouteFile } from "../../../contract/routeFile";
 import { handlesUnavailableReason } from "../../../dataplane/gateway/libuvHandles";
@@ -14,6 +14,7 @@ import {
 } from "../../../dataplane/gateway/tcpGateway";
 import {
   at,
+  captureLogger,
   collect,
   connectTo,
   count,
@@ -228,7 +229,7 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       backend.close();
     });
 
-    it("refuses connections past maxConnections, clearly and counted", async () => {
+    it("refuses connections past maxConnections with a reset, counted, whether or not the client sent", async () => {
       const gateway = await startGateway(
         dataPath,
         singleListener(backends.routes(100, 0), { maxConnections: 2 }),
@@ -241,12 +242,17 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       second.write("b\n");
       expect((await readBytes(first, 6)).toString()).toBe("one a\n");
       expect((await readBytes(second, 6)).toString()).toBe("one b\n");
-      const third = await connectTo(port, false);
-      const refused = await collect(third);
-      expect(refused.data.length).toBe(0);
+      // A client that sends nothing and one that sends at once: the same answer, a reset.
+      for (const payload of ["", "c\n"]) {
+        const third = connect({ host: HOST, port, allowHalfOpen: true });
+        if (payload) third.write(payload);
+        const refused = await collect(third);
+        expect(refused.data.length).toBe(0);
+        expect(refused.error).toMatchObject({ code: "ECONNRESET" });
+      }
       expect(
         sample(await metrics(gateway), 'tcp_gateway_refused_connections_total{listener="app"}'),
-      ).toBe(1);
+      ).toBe(2);
       // Below the limit again, connections are served.
       const firstDone = collect(first);
       first.end();
@@ -314,6 +320,48 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
         1,
       );
       await expect.poll(() => gateway.activeConnections).toBe(0);
+    });
+
+    it("logs a dead route's failures rate-limited with counts, not 4 lines per client", async () => {
+      const dead = await deadPort();
+      const { logger, lines } = captureLogger();
+      const gateway = createGateway({
+        dataPath,
+        logger,
+        logIntervalMs: 600,
+        routes: singleListener([{ name: "v1", weight: 1, endpoints: [at(dead)] }]),
+      });
+      gateways.push(gateway);
+      await gateway.listen();
+      for (let i = 0; i < 30; i++) {
+        const socket = await connectTo(portOf(gateway), false);
+        await collect(socket);
+      }
+      /** The lines of one kind, and how many events they stand for (a summary: `repeated`). */
+      const kind = (prefix: string) => {
+        const of = lines.filter((line) => line.msg.startsWith(prefix));
+        return {
+          lines: of.length,
+          events: of.reduce((sum, line) => sum + Number(line.repeated ?? 1), 0),
+        };
+      };
+      const connect = "backend connect failed";
+      const unavailable = "no endpoint of the route accepted the connection; client closed";
+      // Before: 30 clients x (3 connect failures + 1 unavailable) = 120 lines. Now the first of
+      // each kind at once, then a summary with the count: every event accounted for.
+      await expect.poll(() => kind(connect).events, { timeout: 5_000 }).toBe(90);
+      await expect.poll(() => kind(unavailable).events, { timeout: 5_000 }).toBe(30);
+      expect(kind(connect).lines).toBeLessThanOrEqual(4);
+      expect(kind(unavailable).lines).toBeLessThanOrEqual(4);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          msg: expect.stringMatching(
+            /^backend connect failed \(and \d+ more in the last 0\.6 s\)$/,
+          ),
+          listener: "app",
+          route: "v1",
+        }),
+      );
     });
 
     it("gives up on a connect that does not complete within connectTimeoutMs", async () => {
@@ -423,5 +471,36 @@ describe("timeout sweep", () => {
     expect(period(listener("a", 60_000, 2))).toBe(500);
     expect(period(listener("a", 3_000, 900), listener("b", 100, 900))).toBe(25);
     expect(period(listener("a", 1, 900))).toBe(10);
+  });
+});
+
+describe("file descriptors", () => {
+  it("warns at start when the open-files limit cannot carry maxConnections (2 per connection)", async () => {
+    const { logger, lines } = captureLogger();
+    const gateway = createGateway({
+      logger,
+      openFilesLimit: () => 1024,
+      routes: singleListener(backends.routes(1, 1), { maxConnections: 10_000 }),
+    });
+    gateways.push(gateway);
+    await gateway.listen();
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        msg: "open-files limit too low for maxConnections",
+        limit: 1024,
+        needed: 20_065,
+        maxConnections: "app=10000",
+      }),
+    );
+    const quiet = captureLogger();
+    const enough = createGateway({
+      logger: quiet.logger,
+      openFilesLimit: () => 1_048_576,
+      routes: singleListener(backends.routes(1, 1)),
+    });
+    gateways.push(enough);
+    await enough.listen();
+    expect(quiet.lines.filter((line) => line.msg.startsWith("open-files"))).toEqual([]);
   });
 });

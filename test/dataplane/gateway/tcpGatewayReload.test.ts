@@ -1,11 +1,15 @@
+import { once } from "node:events";
+import { type AddressInfo, createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RouteFile, validateRouteFile } from "../../../contract/routeFile";
 import { createGateway, DATA_PATHS, type TcpGateway } from "../../../dataplane/gateway/tcpGateway";
 import {
   at,
+  captureLogger,
   collect,
   connectTo,
   count,
+  deadPort,
   echoPair,
   exchange,
   HOST,
@@ -118,8 +122,13 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       await done;
     });
 
-    it("a reload whose new listener cannot bind rejects with E_LISTEN, counted; the rest applies", async () => {
-      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+    it("a reload whose new listener cannot bind changes nothing: rejected with E_LISTEN, counted, no weight applied", async () => {
+      const { logger, lines } = captureLogger();
+      gateway = createGateway({
+        dataPath,
+        logger,
+        routes: singleListener(backends.routes(100, 0)),
+      });
       await gateway.listen();
       const port = gateway.address("app")?.port as number;
       const other = createGateway({
@@ -141,9 +150,126 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
         code: "E_LISTEN",
         message: expect.stringContaining(busy),
       });
-      expect((await exchange(port, "x\n")).toString()).toBe("two x\n");
-      expect(sample(await gateway.registry.metrics(), "tcp_gateway_reload_failures_total")).toBe(1);
+      // All or nothing: app keeps its old weights (v1), and the log says so truthfully.
+      expect(await prefixes(port, 4)).toEqual(["one", "one", "one", "one"]);
+      const text = await gateway.registry.metrics();
+      expect(sample(text, "tcp_gateway_reload_failures_total")).toBe(1);
+      expect(sample(text, "tcp_gateway_reloads_total")).toBe(0);
+      expect(sample(text, 'tcp_gateway_route_weight{listener="app",route="v1"}')).toBe(100);
+      expect(sample(text, "tcp_gateway_ready")).toBe(1);
+      expect(gateway.routes.listeners).toHaveLength(1);
+      expect(lines.filter((line) => line.msg === "routes reloaded")).toEqual([]);
+      expect(lines.at(-1)).toMatchObject({
+        level: "error",
+        msg: "route reload rejected; keeping the last good routes",
+        code: "E_LISTEN",
+      });
       await other.close(0);
+    });
+
+    it("a reload that moves a listener onto an address it cannot bind keeps it where it was, serving and ready", async () => {
+      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+      await gateway.listen();
+      const port = gateway.address("app")?.port as number;
+      // The address taken: what the admin port is to a gateway whose file moves onto it.
+      const taken = createServer();
+      taken.listen(0, HOST);
+      await once(taken, "listening");
+      const busy = at((taken.address() as AddressInfo).port);
+      await expect(
+        gateway.reload(singleListener(backends.routes(0, 100), { listen: busy })),
+      ).rejects.toMatchObject({ code: "E_LISTEN" });
+      expect(gateway.address("app")?.port).toBe(port);
+      expect((await exchange(port, "x\n")).toString()).toBe("one x\n");
+      expect(gateway.ready).toBe(true);
+      expect(sample(await gateway.registry.metrics(), "tcp_gateway_ready")).toBe(1);
+      taken.close();
+    });
+
+    it("moves a listener to a new address (bound first), and renames one that keeps its address", async () => {
+      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+      await gateway.listen();
+      const first = gateway.address("app")?.port as number;
+      const second = await deadPort();
+      await gateway.reload(singleListener(backends.routes(100, 0), { listen: at(second) }));
+      expect(gateway.address("app")?.port).toBe(second);
+      await expect(connectTo(first)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      expect((await exchange(second, "x\n")).toString()).toBe("one x\n");
+      // Same address, new name: the address is handed over.
+      await gateway.reload(
+        singleListener(backends.routes(0, 100), { listen: at(second) }, "renamed"),
+      );
+      expect(gateway.address("app")).toBeUndefined();
+      expect(gateway.address("renamed")?.port).toBe(second);
+      expect((await exchange(second, "x\n")).toString()).toBe("two x\n");
+      expect(gateway.ready).toBe(true);
+    });
+
+    it("recomputes the timeout sweep on every reload (a short connect timeout does not stay)", async () => {
+      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+      await gateway.listen();
+      const port = gateway.address("app")?.port as number;
+      expect(gateway.sweepPeriodMs).toBe(750);
+      await gateway.reload(
+        singleListener(backends.routes(100, 0), { listen: at(port), connectTimeoutMs: 40 }),
+      );
+      expect(gateway.sweepPeriodMs).toBe(10);
+      await gateway.reload(singleListener(backends.routes(100, 0), { listen: at(port) }));
+      expect(gateway.sweepPeriodMs).toBe(750);
+    });
+
+    it("drops the series of a renamed route once its connections are gone", async () => {
+      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+      await gateway.listen();
+      const port = gateway.address("app")?.port as number;
+      const open = await connectTo(port);
+      open.write("a\n");
+      await readBytes(open, 6);
+      const renamed = [
+        { name: "blue", weight: 1, endpoints: [at(backends.one.port)] },
+        { name: "green", weight: 1, endpoints: [at(backends.two.port)] },
+      ];
+      await gateway.reload(singleListener(renamed, { listen: at(port) }));
+      await prefixes(port, 2);
+      let text = await gateway.registry.metrics();
+      // v1 still has an open connection: its series stay until it closes.
+      expect(sample(text, 'tcp_gateway_route_open_connections{listener="app",route="v1"}')).toBe(1);
+      expect(text).not.toContain('route="v2"');
+      expect(sample(text, 'tcp_gateway_connections_total{listener="app",route="blue"}')).toBe(1);
+      const done = collect(open);
+      open.end();
+      await done;
+      await expect.poll(() => gateway.activeConnections).toBe(0);
+      text = await gateway.registry.metrics();
+      expect(text).not.toContain('route="v1"');
+      expect(sample(text, 'tcp_gateway_route_weight{listener="app",route="green"}')).toBe(1);
+    });
+
+    it("warns when a listener's weights do not sum to 100: they are relative", async () => {
+      const { logger, lines } = captureLogger();
+      gateway = createGateway({
+        dataPath,
+        logger,
+        routes: singleListener(backends.routes(80, 10)),
+      });
+      await gateway.listen();
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: "warn",
+          msg: "route weights do not sum to 100; they are relative",
+          listener: "app",
+          total: 90,
+          shares: "v1=88.9%,v2=11.1%",
+        }),
+      );
+      const relative = () => lines.filter((line) => line.msg.startsWith("route weights"));
+      expect(relative()).toHaveLength(1);
+      await gateway.reload(
+        singleListener(backends.routes(80, 20), {
+          listen: at(gateway.address("app")?.port as number),
+        }),
+      );
+      expect(relative()).toHaveLength(1);
     });
   });
 });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { createWeightedPicker } from "../../../dataplane/gateway/weightedPicker";
+import {
+  addressBucket,
+  createWeightedPicker,
+  STICKY_BUCKETS,
+} from "../../../dataplane/gateway/weightedPicker";
 
 const items = (...weights: number[]) => weights.map((weight, i) => ({ name: `r${i}`, weight }));
 const draw = (picker: { pick(): { name: string } }, n: number) =>
@@ -59,5 +63,66 @@ describe("random by weight", () => {
     expect(counts.r1).toBeUndefined();
     expect((counts.r0 ?? 0) / 20_000).toBeGreaterThan(0.77);
     expect((counts.r0 ?? 0) / 20_000).toBeLessThan(0.83);
+  });
+});
+
+describe("sticky split by client address", () => {
+  /** 20,000 distinct client addresses, IPv4 and IPv6. */
+  const clients = Array.from({ length: 20_000 }, (_, i) =>
+    i % 4 === 3
+      ? `2001:db8::${i.toString(16)}`
+      : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+  );
+  const routeOf = (weights: number[]) => {
+    const picker = createWeightedPicker(items(...weights), "sticky");
+    return clients.map((client) => picker.pick(client).name);
+  };
+
+  it("each address keeps its route; the share of addresses tracks the weight", () => {
+    for (const v2 of [1, 10, 20, 50, 90]) {
+      const picker = createWeightedPicker(items(100 - v2, v2), "sticky");
+      const first = clients.map((client) => picker.pick(client).name);
+      expect(clients.map((client) => picker.pick(client).name)).toEqual(first);
+      // 20,000 addresses: a binomial standard deviation of at most 0.36%; 5 of them is 1.8%.
+      const share = first.filter((name) => name === "r1").length / clients.length;
+      expect(Math.abs(share - v2 / 100)).toBeLessThan(0.018);
+    }
+  });
+
+  it("raising v2 moves clients only from v1 to v2; lowering it only from v2 to v1", () => {
+    const steps = [0, 5, 20, 50, 51, 80, 100].map((v2) => routeOf([100 - v2, v2]));
+    for (let i = 1; i < steps.length; i++) {
+      const before = steps[i - 1] as string[];
+      const after = steps[i] as string[];
+      const moved = before.filter((name, c) => name !== after[c]);
+      expect(moved.every((name) => name === "r0")).toBe(true);
+    }
+    // Down again: only v2 clients move, back to v1.
+    const down = [80, 20, 0].map((v2) => routeOf([100 - v2, v2]));
+    for (let i = 1; i < down.length; i++)
+      expect(
+        (down[i - 1] as string[]).every(
+          (name, c) => name === (down[i] as string[])[c] || name === "r1",
+        ),
+      ).toBe(true);
+  });
+
+  it("more routes: the last route takes the lowest buckets; moving weight to later routes moves clients only forward", () => {
+    const order = (name: string) => Number(name.slice(1));
+    const before = routeOf([50, 30, 20]);
+    const after = routeOf([30, 30, 40]); // each tail's share grows: r2 20→40, r1+r2 50→70
+    expect(before.every((name, c) => order(after[c] as string) >= order(name))).toBe(true);
+    const shares = (names: string[]) =>
+      ["r0", "r1", "r2"].map((r) => names.filter((name) => name === r).length / names.length);
+    shares(after).forEach((share, i) => {
+      expect(Math.abs(share - ([0.3, 0.3, 0.4][i] as number))).toBeLessThan(0.02);
+    });
+  });
+
+  it("a weight-0 route holds no bucket; an IPv4 address seen as IPv6 hashes as itself", () => {
+    const picker = createWeightedPicker(items(0, 100), "sticky");
+    expect(clients.every((client) => picker.pick(client).name === "r1")).toBe(true);
+    expect(addressBucket("::ffff:10.1.2.3")).toBe(addressBucket("10.1.2.3"));
+    expect(addressBucket("10.1.2.3")).toBeLessThan(STICKY_BUCKETS);
   });
 });

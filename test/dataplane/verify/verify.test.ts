@@ -207,15 +207,18 @@ describe("parseVerifyArgs", () => {
 });
 
 describe("verifyCli", () => {
-  it("prints the report with plain progress lines when stdout is not a terminal", async () => {
+  it("prints the report on stdout alone, plain progress lines on stderr when it is not a terminal", async () => {
     const port = await serve(twentyPercent);
-    const { io, out } = capture();
+    const { io, out, err } = capture();
     const code = await verifyCli(["--port", String(port), "-n", "100", "--expect-v2", "20"], io);
     expect(code).toBe(0);
+    expect(err()).toContain("  25/100 connections done\n");
+    expect(err()).toContain("  100/100 connections done\n");
     const text = out();
-    expect(text).toContain("  25/100 connections done\n");
-    expect(text).toContain("  100/100 connections done\n");
-    expect(text).toContain(`verify 127.0.0.1:${port}: 100 new connections, concurrency 16\n`);
+    expect(text).not.toContain("connections done");
+    expect(text.startsWith(`verify 127.0.0.1:${port}: 100 new connections, concurrency 16\n`)).toBe(
+      true,
+    );
     expect(text).toContain("  v1 (one)      80  80.0%\n");
     expect(text).toContain("  v2 (two)      20  20.0%\n");
     expect(text).toContain("  v2 share  20.0% (95% interval 13.3% to 28.9%, Wilson)\n");
@@ -228,23 +231,24 @@ describe("verifyCli", () => {
 
   it("prints each progress line once, even when one connection reaches several quarters", async () => {
     const port = await serve(twentyPercent);
-    const { io, out } = capture();
+    const { io, err } = capture();
     expect(await verifyCli(["--port", String(port), "-n", "2", "--concurrency", "1"], io)).toBe(0);
-    expect(out().match(/^ {2}\d+\/2 connections done$/gm)).toEqual([
+    expect(err().match(/^ {2}\d+\/2 connections done$/gm)).toEqual([
       "  1/2 connections done",
       "  2/2 connections done",
     ]);
   });
 
-  it("draws a progress bar in place on a terminal and clears it before the report", async () => {
+  it("draws a progress bar in place on a terminal (stderr) and clears it before the report", async () => {
     const port = await serve(twentyPercent);
-    const { io, out } = capture();
-    Object.assign(io.stdout, { isTTY: true });
+    const { io, out, err } = capture();
+    Object.assign(io.stderr, { isTTY: true });
     expect(await verifyCli(["--port", String(port), "-n", "30"], io)).toBe(0);
+    expect(err()).toContain(`\r  [${"#".repeat(30)}] 30/30`);
+    expect(err().endsWith("\r\x1b[K")).toBe(true);
+    expect(err()).not.toContain("connections done");
     const text = out();
-    expect(text).toContain(`\r  [${"#".repeat(30)}] 30/30`);
-    expect(text).toContain(`\r\x1b[Kverify 127.0.0.1:${port}: 30 new connections`);
-    expect(text).not.toContain("connections done");
+    expect(text.startsWith(`verify 127.0.0.1:${port}: 30 new connections`)).toBe(true);
     expect(text).toContain(
       "  result    measured (pass --expect-v2 W to test against a weight) (exit 0)\n",
     );

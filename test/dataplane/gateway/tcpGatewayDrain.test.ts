@@ -1,0 +1,211 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { type AddressInfo, createServer, type Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RouteFileInput } from "../../../contract/routeFile";
+import { createGateway, DATA_PATHS, type TcpGateway } from "../../../dataplane/gateway/tcpGateway";
+import {
+  at,
+  captureLogger,
+  connectTo,
+  echoPair,
+  exchange,
+  HOST,
+  readBytes,
+  sample,
+  singleListener,
+} from "../netHelpers";
+
+const backends = echoPair();
+let gateway: TcpGateway;
+
+afterEach(async () => {
+  await gateway.close(0);
+});
+
+type ListenerInput = Partial<RouteFileInput["listeners"][number]>;
+
+/** An open connection answered by v1, watched for how it ends. */
+async function openOnV1(port: number) {
+  const socket = await connectTo(port, false);
+  socket.write("hi\n");
+  expect((await readBytes(socket, 7)).toString()).toBe("one hi\n");
+  socket.resume();
+  const ended = new Promise<{ at: number; error?: Error }>((resolve) => {
+    let error: Error | undefined;
+    socket.on("error", (e) => {
+      error = e;
+    });
+    socket.on("close", () => resolve({ at: Date.now(), error }));
+  });
+  return { socket, ended };
+}
+
+// When and how fast a drain closes is the gateway's (routeDrain.ts), the same for both data
+// paths; how one connection closes is each data path's, tested on both below.
+describe("drain schedule (handles data path)", () => {
+  const dataPath = "handles";
+
+  it("drains a route at weight 0: after drainAfterSeconds, oldest first, at most drainRate per second, each a clean FIN", async () => {
+    const { logger, lines } = captureLogger();
+    const options: ListenerInput = { drainAfterSeconds: 1, drainRate: 10 };
+    gateway = createGateway({
+      dataPath,
+      logger,
+      routes: singleListener(backends.routes(100, 0), options),
+    });
+    await gateway.listen();
+    const port = gateway.address("app")?.port as number;
+    const open = [];
+    for (let i = 0; i < 6; i++) open.push(await openOnV1(port));
+
+    const shifted = Date.now();
+    await gateway.reload(singleListener(backends.routes(0, 100), { ...options, listen: at(port) }));
+    // New connections follow the weights at once; the open ones stay until the drain.
+    expect((await exchange(port, "new\n")).toString()).toBe("two new\n");
+    const text = await gateway.registry.metrics();
+    expect(sample(text, 'tcp_gateway_route_open_connections{listener="app",route="v1"}')).toBe(6);
+
+    const ends = await Promise.all(open.map((connection) => connection.ended));
+    for (const end of ends) expect(end.error).toBeUndefined();
+    const times = ends.map((end) => end.at);
+    // Not before drainAfterSeconds; oldest first; spread out (6 at 10/s: ~0.5 s, jittered).
+    expect(Math.min(...times) - shifted).toBeGreaterThanOrEqual(900);
+    // Oldest first: a tick closes at most two (a late tick's tokens), so each connection ends no
+    // later than the one opened two after it.
+    for (let i = 0; i + 2 < times.length; i++)
+      expect(times[i] as number).toBeLessThanOrEqual(times[i + 2] as number);
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(200);
+    expect(Math.max(...times) - shifted).toBeLessThan(10_000);
+
+    await expect.poll(() => gateway.activeConnections).toBe(0);
+    const after = await gateway.registry.metrics();
+    expect(sample(after, 'tcp_gateway_drained_connections_total{listener="app",route="v1"}')).toBe(
+      6,
+    );
+    expect(sample(after, 'tcp_gateway_route_open_connections{listener="app",route="v1"}')).toBe(0);
+    expect(sample(after, 'tcp_gateway_route_draining_connections{listener="app",route="v1"}')).toBe(
+      0,
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: "drain started", route: "v1", open: 6, ratePerSecond: 10 }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: "drain ended", route: "v1", drained: 6 }),
+    );
+  });
+
+  it("a weight raised above 0 stops the drain; open connections that were not closed stay", async () => {
+    const { logger, lines } = captureLogger();
+    const options: ListenerInput = { drainAfterSeconds: 0, drainRate: 2 };
+    gateway = createGateway({
+      dataPath,
+      logger,
+      routes: singleListener(backends.routes(100, 0), options),
+    });
+    await gateway.listen();
+    const port = gateway.address("app")?.port as number;
+    const open = [];
+    for (let i = 0; i < 6; i++) open.push(await openOnV1(port));
+    await gateway.reload(singleListener(backends.routes(0, 100), { ...options, listen: at(port) }));
+    await open[0]?.ended;
+    await gateway.reload(singleListener(backends.routes(50, 50), { ...options, listen: at(port) }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: "drain ended", reason: "weight raised above 0" }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // At 2/s, at most a couple were closed before the weight came back; the rest still talk.
+    const stillOpen = open.filter((connection) => !connection.socket.destroyed);
+    expect(stillOpen.length).toBeGreaterThanOrEqual(3);
+    const last = stillOpen.at(-1)?.socket as Socket;
+    last.pause();
+    last.write("still\n");
+    expect((await readBytes(last, 10)).toString()).toBe("one still\n");
+    for (const connection of open) connection.socket.destroy();
+  });
+
+  it("without drainAfterSeconds a weight-0 route's connections are never closed", async () => {
+    gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
+    await gateway.listen();
+    const port = gateway.address("app")?.port as number;
+    const connection = await openOnV1(port);
+    await gateway.reload(singleListener(backends.routes(0, 100), { listen: at(port) }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(connection.socket.destroyed).toBe(false);
+    connection.socket.pause();
+    connection.socket.write("later\n");
+    expect((await readBytes(connection.socket, 10)).toString()).toBe("one later\n");
+    connection.socket.destroy();
+  });
+});
+
+describe.each(DATA_PATHS)("%s data path", (dataPath) => {
+  it("a drained connection ends with a clean FIN both ways; new connections go to the routes with weight", async () => {
+    const options: ListenerInput = { drainAfterSeconds: 0, drainRate: 1000 };
+    gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0), options) });
+    await gateway.listen();
+    const port = gateway.address("app")?.port as number;
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push(await openOnV1(port));
+    await gateway.reload(singleListener(backends.routes(0, 100), { ...options, listen: at(port) }));
+    for (const end of await Promise.all(open.map((connection) => connection.ended)))
+      expect(end.error).toBeUndefined();
+    expect((await exchange(port, "new\n")).toString()).toBe("two new\n");
+    await expect.poll(() => gateway.activeConnections).toBe(0);
+    expect(
+      sample(
+        await gateway.registry.metrics(),
+        'tcp_gateway_drained_connections_total{listener="app",route="v1"}',
+      ),
+    ).toBe(3);
+  });
+
+  it("a drain delivers every byte the backend already sent before the FIN, to a client that is slow to read", async () => {
+    const payload = randomBytes(8 * 1024 * 1024);
+    let backendSawEnd = false;
+    const backend = createServer({ allowHalfOpen: true }, (socket: Socket) => {
+      socket.on("error", () => socket.destroy());
+      socket.once("data", () => socket.write(payload));
+      socket.on("end", () => {
+        backendSawEnd = true;
+        socket.end();
+      });
+      socket.resume();
+    });
+    backend.listen(0, HOST);
+    await once(backend, "listening");
+    const backendPort = (backend.address() as AddressInfo).port;
+    const routes = (weight: number, port = 0) =>
+      singleListener(
+        [
+          { name: "v1", weight, endpoints: [at(backendPort)] },
+          { name: "v2", weight: 100 - weight, endpoints: [at(backends.two.port)] },
+        ],
+        { drainAfterSeconds: 0, listen: at(port) },
+      );
+    gateway = createGateway({ dataPath, routes: routes(100) });
+    await gateway.listen();
+    const port = gateway.address("app")?.port as number;
+    const client = await connectTo(port, false);
+    client.pause();
+    client.write("go\n");
+    // Let the backend's 8 MiB fill the kernel buffers and the gateway's queue.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await gateway.reload(routes(0, port));
+    await expect.poll(() => backendSawEnd).toBe(true);
+    const chunks: Buffer[] = [];
+    client.on("data", (chunk: Buffer) => chunks.push(chunk));
+    let error: Error | undefined;
+    client.on("error", (e) => {
+      error = e;
+    });
+    const closed = once(client, "close");
+    client.resume();
+    await closed;
+    expect(error).toBeUndefined();
+    const received = Buffer.concat(chunks);
+    expect(received.length).toBe(payload.length);
+    expect(received.equals(payload)).toBe(true);
+    backend.close();
+  });
+});

@@ -1,0 +1,132 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type FileWatch,
+  type FileWatchError,
+  type FileWatchOptions,
+  watchFile,
+} from "../../../dataplane/shared/fileWatcher";
+
+/** Collects what the watcher reports; `next()` waits for the next report. */
+function recorder() {
+  const events: (string | FileWatchError)[] = [];
+  let wake: (() => void) | undefined;
+  const push = (event: string | FileWatchError) => {
+    events.push(event);
+    wake?.();
+  };
+  return {
+    events,
+    handlers: {
+      onText: (text: string) => push(text),
+      onError: (error: Error) => push(error as FileWatchError),
+    },
+    async next(): Promise<string | FileWatchError> {
+      const seen = events.length;
+      while (events.length === seen) await new Promise<void>((resolve) => (wake = resolve));
+      return events[seen] as string | FileWatchError;
+    },
+  };
+}
+
+const directories: string[] = [];
+const watches: FileWatch[] = [];
+afterEach(() => {
+  for (const watch of watches.splice(0)) watch.close();
+  for (const directory of directories.splice(0))
+    rmSync(directory, { recursive: true, force: true });
+});
+
+function setUp(initial: string, options: Partial<FileWatchOptions> = {}) {
+  const directory = mkdtempSync(join(tmpdir(), "file-watch-"));
+  directories.push(directory);
+  const path = join(directory, "routes.yaml");
+  writeFileSync(path, initial);
+  const seen = recorder();
+  watches.push(
+    watchFile(path, seen.handlers, { errorCode: "E_TEST", what: "test file", ...options }),
+  );
+  /** Write a new version the atomic way: a temporary file renamed over the old one. */
+  const replace = (text: string) => {
+    writeFileSync(`${path}.tmp`, text);
+    renameSync(`${path}.tmp`, path);
+  };
+  return { directory, path, seen, replace };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("file watcher", () => {
+  it("hands over a file replaced by rename once, and identical text not again", async () => {
+    const { seen, replace, directory } = setUp("one\n");
+    let next = seen.next();
+    replace("two\n");
+    expect(await next).toBe("two\n");
+    // Same text again, and events for other files of the directory: nothing to report.
+    replace("two\n");
+    writeFileSync(join(directory, "other"), "x");
+    next = seen.next();
+    replace("three\n");
+    expect(await next).toBe("three\n");
+    expect(seen.events).toEqual(["two\n", "three\n"]);
+  });
+
+  it("does not hand over the first half of a file written in place in two steps 120 ms apart", async () => {
+    // The first half is a complete file on its own (it would route everything to v2).
+    const full = "routes:\n  - v2: 10\n  - v1: 90\n";
+    const half = "routes:\n  - v2: 10\n";
+    const { path, seen } = setUp("routes:\n  - v1: 100\n");
+    const next = seen.next();
+    writeFileSync(path, half);
+    await sleep(120);
+    writeFileSync(path, full);
+    expect(await next).toBe(full);
+    await sleep(400);
+    expect(seen.events).toEqual([full]);
+  });
+
+  it("reads a file that is replaced without pause at least once per maxDelayMs", async () => {
+    const { seen, replace } = setUp("0\n", { maxDelayMs: 300 });
+    let version = 0;
+    const writer = setInterval(() => replace(`${++version}\n`), 20);
+    const started = Date.now();
+    try {
+      const first = await seen.next();
+      // Read while the writer is still writing, not after it stops.
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(Number(first)).toBeGreaterThan(0);
+    } finally {
+      clearInterval(writer);
+    }
+  });
+
+  it("refuses a file over maxBytes before reading it, saying the limit", async () => {
+    const { seen, replace, path } = setUp("small\n", { maxBytes: 1024 });
+    const next = seen.next();
+    replace("x".repeat(4096));
+    const error = (await next) as FileWatchError;
+    expect(error.code).toBe("E_TEST");
+    expect(error.reason).toBe("too-large");
+    expect(error.message).toBe(`test file ${path} is 4 KiB; the limit is 1 KiB (1024 bytes)`);
+  });
+
+  it("reports a deleted file once, and its text again once it is back", async () => {
+    const { seen, replace, path, directory } = setUp("one\n");
+    let next = seen.next();
+    rmSync(path);
+    const error = (await next) as FileWatchError;
+    expect(error.reason).toBe("missing");
+    expect(error.message).toBe(`test file ${path} does not exist (deleted?)`);
+    // More events while it is still missing: the same problem is not reported again.
+    writeFileSync(join(directory, "other"), "x");
+    await sleep(200);
+    writeFileSync(join(directory, "other"), "y");
+    await sleep(200);
+    expect(seen.events).toHaveLength(1);
+    next = seen.next();
+    replace("one\n");
+    expect(await next).toBe("one\n");
+  });
+});
