@@ -13,7 +13,8 @@
  *   sockets), so a client that half-closes after sending still gets its reply. When the other
  *   side has already sent its FIN too and nothing is queued, the socket is closed at once
  *   (close(2) sends the FIN): one shutdown(2) less per connection;
- * - teardown: an error, an idle timeout or an abortive close on one side destroys both;
+ * - teardown: an error, an idle timeout or an abortive close on one side destroys both; a reset
+ *   (ECONNRESET, EPIPE) of an established connection is counted for its route;
  * - a drain (`requestDrain`) ends the backend (FIN after what is queued), drops what the client
  *   sends afterwards, and lets the backend's FIN reach the client as above.
  *
@@ -97,7 +98,7 @@ export class ProxiedConnection extends SweptConnection {
 
   private readonly onBackendConnect = (): void => {
     if (this.phase !== CONNECTING) return;
-    this.phase = PIPING;
+    this.startPiping();
     this.route.pool.markHealthy(this.endpoint as Endpoint);
     const client = this.client;
     const backend = this.backend as Socket;
@@ -227,6 +228,7 @@ export class ProxiedConnection extends SweptConnection {
       this.client.destroySoon();
       return;
     }
+    if (this.phase === PIPING && isReset(error)) this.route.counts.resets++;
     this.destroy();
   }
 
@@ -260,6 +262,12 @@ function finish(socket: Socket, bothEnded: boolean): void {
 function ignoreError(): void {}
 
 function dropChunk(): void {}
+
+/** Either side's RST: read or write after it (ECONNRESET), or a write after it (EPIPE). */
+function isReset(error: Error | undefined): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ECONNRESET" || code === "EPIPE";
+}
 
 /**
  * Reads the PROXY protocol header of a client accepted as a `net.Socket` (see

@@ -3,9 +3,10 @@
  * workers, each running the whole gateway (listeners, route watcher, reloads) on listeners they
  * share. The primary owns the admin port:
  * - `/metrics` aggregates the workers' registries, asked over IPC at each scrape (counters are
- *   summed, weights and readiness use the aggregators set in gatewayMetrics.ts). The counters of
- *   a worker that died are kept as of its last answer and added in, so no counter goes
- *   backwards when a worker is replaced (what it counted after that answer is lost with it);
+ *   summed, weights and readiness use the aggregators set in gatewayMetrics.ts). The counters and
+ *   histograms (connection durations) of a worker that died are kept as of its last answer and
+ *   added in, so no counter or bucket goes backwards when a worker is replaced (what it counted
+ *   after that answer is lost with it);
  * - `/readyz` is ready while every worker is listening with every configured listener bound and
  *   the primary is not draining.
  * Signals: SIGHUP is forwarded (each worker reloads; each also watches the file itself);
@@ -37,7 +38,10 @@ import type { GatewayArgs } from "./gatewayArgs";
 
 /** IPC message a worker sends once its listeners are bound. */
 export const WORKER_READY = "tcp-gateway:ready";
-/** IPC message a worker sends after a reload: whether every configured listener is bound. */
+/**
+ * IPC message a worker sends after a reload, applied or rejected: whether every configured
+ * listener is bound. It also ends the primary's cached `/metrics` (new weights show at once).
+ */
 export const WORKER_READINESS = "tcp-gateway:readiness";
 /** IPC request for a worker's metrics, and its answer. */
 export const METRICS_REQUEST = "tcp-gateway:metrics?";
@@ -57,12 +61,18 @@ export function serveMetricsToPrimary(registry: Registry): void {
   });
 }
 
+/** Metric types that only grow: what a dead worker counted stays part of the totals. */
+const CUMULATIVE_TYPES = new Set(["counter", "histogram"]);
+
 /**
- * The counters of `snapshots`, summed (or maxed, per metric) into one snapshot: what dead
- * workers had counted. Synchronous, so a scrape never sees a worker's counters missing.
+ * The counters and histograms of `snapshots`, summed (or maxed, per metric) into one snapshot:
+ * what dead workers had counted. Gauges (open connections, weights, readiness) are dropped: they
+ * describe a live process. Synchronous, so a scrape never sees a worker's counts missing.
  */
-export function retainCounters(snapshots: MetricsJson[]): MetricsJson {
-  const counters = snapshots.map((metrics) => metrics.filter((m) => String(m.type) === "counter"));
+export function retainCumulative(snapshots: MetricsJson[]): MetricsJson {
+  const counters = snapshots.map((metrics) =>
+    metrics.filter((m) => CUMULATIVE_TYPES.has(String(m.type))),
+  );
   // `aggregate` registers one wrapper per metric whose `get()` returns the aggregated values.
   return AggregatorRegistry.aggregate(counters)
     .getMetricsAsArray()
@@ -78,9 +88,11 @@ export async function runClusterPrimary(args: GatewayArgs, logger: Logger): Prom
   const notReady = new Set<number>();
   /** Each live worker's last metrics answer. */
   const lastAnswer = new Map<number, MetricsJson>();
-  /** The counters of workers that died. */
+  /** The counters and histograms of workers that died. */
   let retired: MetricsJson = [];
   let nextRequest = 0;
+  /** Reloads reported by the workers: the admin server renders `/metrics` afresh on a change. */
+  let reloads = 0;
   let stopping = false;
   let exitCode: number = EXIT_CODES.ok;
 
@@ -128,6 +140,7 @@ export async function runClusterPrimary(args: GatewayArgs, logger: Logger): Prom
     registry,
     metrics: clusterMetrics,
     isReady: () => !stopping && ready.size === args.workers && notReady.size === 0,
+    metricsVersion: () => reloads,
     logger,
   });
 
@@ -139,6 +152,7 @@ export async function runClusterPrimary(args: GatewayArgs, logger: Logger): Prom
     const worker = cluster.fork();
     worker.on("message", (message: { type?: unknown; ready?: unknown }) => {
       if (message?.type === WORKER_READINESS) {
+        reloads++;
         if (message.ready) notReady.delete(worker.id);
         else notReady.add(worker.id);
       }
@@ -166,7 +180,7 @@ export async function runClusterPrimary(args: GatewayArgs, logger: Logger): Prom
     notReady.delete(worker.id);
     const last = lastAnswer.get(worker.id);
     lastAnswer.delete(worker.id);
-    if (last) retired = retainCounters([retired, last]);
+    if (last) retired = retainCumulative([retired, last]);
     if (stopping) {
       if (workers().length === 0) void finish();
       return;

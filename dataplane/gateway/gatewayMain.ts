@@ -104,7 +104,14 @@ async function main(): Promise<void> {
   // A worker has no admin port: the primary serves it, asking workers for their registries.
   const admin = worker
     ? undefined
-    : createAdminServer({ address: args.admin, registry, isReady: () => gateway.ready, logger });
+    : createAdminServer({
+        address: args.admin,
+        registry,
+        isReady: () => gateway.ready,
+        // A reload shows at the next scrape, not when the cached rendering expires.
+        metricsVersion: () => gateway.reloadCount,
+        logger,
+      });
   if (worker) serveMetricsToPrimary(registry);
   try {
     await gateway.listen();
@@ -117,22 +124,27 @@ async function main(): Promise<void> {
   }
   process.send?.({ type: WORKER_READY });
 
+  /** After every reload, applied or rejected: the primary's /readyz and /metrics follow it. */
+  const reloaded = (): void => {
+    process.send?.({ type: WORKER_READINESS, ready: gateway.ready });
+  };
   const apply = async (next: RouteFile): Promise<void> => {
     // A reload that fails to bind records its own failure; nothing more to do here.
     await gateway.reload(next).catch(() => {});
-    process.send?.({ type: WORKER_READINESS, ready: gateway.ready });
+    reloaded();
+  };
+  const reject = (error: Error): void => {
+    gateway.recordReloadFailure(error);
+    reloaded();
   };
   const watcher = watchRouteFile(
     args.config,
-    { onRoutes: apply, onError: (error) => gateway.recordReloadFailure(error) },
+    { onRoutes: apply, onError: reject },
     { initialText },
   );
   process.on("SIGHUP", () => {
     logger.info("SIGHUP: reloading routes", { config: args.config });
-    loadRoutes(args.config).then(
-      (next) => apply(next.routes),
-      (error: Error) => gateway.recordReloadFailure(error),
-    );
+    loadRoutes(args.config).then((next) => apply(next.routes), reject);
   });
 
   let stopping = false;

@@ -5,8 +5,27 @@
  * Per-connection figures are plain integers on shared `RouteCounts` / `ListenerCounts` objects,
  * copied into the metrics by `collect()` when scraped: a prom-client label child hashes its
  * label object on every `inc()`, which measured as a visible share of the per-connection CPU.
+ * The connection-duration histogram is kept the same way (bucket counts per route, published by
+ * `RouteDurationHistogram`).
  */
-import { Counter, Gauge, type Registry } from "prom-client";
+import {
+  Counter,
+  Gauge,
+  type Metric,
+  type MetricObjectWithValues,
+  type MetricValueWithName,
+  type Registry,
+} from "prom-client";
+
+/**
+ * Upper bounds (seconds) of `tcp_gateway_connection_duration_seconds`: from a one-line
+ * request/response through a local gateway (a few ms) to long-lived sessions (an hour; longer
+ * ones land in +Inf). Steps of about 2-2.5x up to 10 s, then the usual long-lived landmarks (a
+ * minute, 5 min, the CLB's 900 s idle timeout, 30 min, an hour).
+ */
+export const CONNECTION_DURATION_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600,
+];
 
 /** Per-connection counts of one route of one listener (cumulative across reloads). */
 export interface RouteCounts {
@@ -23,6 +42,28 @@ export interface RouteCounts {
   backendUnavailable: number;
   bytesToBackend: number;
   bytesToClient: number;
+  /** Established connections ended by a reset (RST) from the client or the backend. */
+  resets: number;
+  /**
+   * Established connections by lifetime: `durations[i]` counts those of at most
+   * `CONNECTION_DURATION_BUCKETS[i]` seconds (and more than the bound before); the last entry,
+   * those above every bound. Not cumulative: `recordDuration` increments one entry.
+   */
+  durations: number[];
+  /** Sum of those lifetimes, in seconds. */
+  durationSum: number;
+}
+
+/**
+ * Count one established connection's lifetime: one increment and one addition, no allocation
+ * (called once per closed connection).
+ */
+export function recordDuration(counts: RouteCounts, seconds: number): void {
+  const bounds = CONNECTION_DURATION_BUCKETS;
+  let bucket = 0;
+  while (bucket < bounds.length && seconds > (bounds[bucket] as number)) bucket++;
+  counts.durations[bucket] = (counts.durations[bucket] as number) + 1;
+  counts.durationSum += seconds;
 }
 
 /** Per-connection counts of one listener (cumulative across reloads). */
@@ -87,6 +128,9 @@ export class ConnectionCounts {
         backendUnavailable: 0,
         bytesToBackend: 0,
         bytesToClient: 0,
+        resets: 0,
+        durations: Array.from({ length: CONNECTION_DURATION_BUCKETS.length + 1 }, () => 0),
+        durationSum: 0,
       };
       this.routes.set(key, counts);
     }
@@ -127,6 +171,10 @@ export interface GatewayMetrics {
   connectFailures: Counter<"listener" | "route">;
   /** Client connections closed because every connect attempt of their route failed. */
   backendUnavailable: Counter<"listener" | "route">;
+  /** Established connections ended by a reset from either side. */
+  backendResets: Counter<"listener" | "route">;
+  /** Lifetimes of established connections, by route. */
+  connectionDuration: RouteDurationHistogram;
   /** Connections refused because the listener was at `maxConnections`. */
   refusedConnections: Counter<"listener">;
   /** Connections closed by the idle timeout. */
@@ -162,6 +210,69 @@ function publishCounter<K extends string>(
 
 /** Prefix of every gateway metric name. */
 export const METRIC_PREFIX = "tcp_gateway_";
+
+/**
+ * `tcp_gateway_connection_duration_seconds`: a Prometheus histogram whose counts are the routes'
+ * plain `durations` arrays, published when scraped. prom-client's `Histogram` cannot be given
+ * counts, and its `observe()` hashes a label object per call (the cost `RouteCounts` exists to
+ * avoid). This object is what a prom-client registry renders and what a cluster primary
+ * aggregates (`getMetricsAsJSON`, `AggregatorRegistry.aggregate`): a name, a help text, the
+ * type, the aggregator (`sum`: workers' buckets add up) and `get()`.
+ */
+export class RouteDurationHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly counts: ConnectionCounts,
+  ) {}
+
+  async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+    const values: MetricValueWithName<string>[] = [];
+    const bounds = CONNECTION_DURATION_BUCKETS;
+    for (const c of this.counts.routes.values()) {
+      const { listener, route } = c;
+      let cumulative = 0;
+      for (let i = 0; i <= bounds.length; i++) {
+        cumulative += c.durations[i] as number;
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { listener, route, le: i < bounds.length ? (bounds[i] as number) : "+Inf" },
+          value: cumulative,
+        });
+      }
+      values.push({
+        metricName: `${this.name}_sum`,
+        labels: { listener, route },
+        value: c.durationSum,
+      });
+      values.push({
+        metricName: `${this.name}_count`,
+        labels: { listener, route },
+        value: cumulative,
+      });
+    }
+    // `type` is the string prom-client puts there itself ("histogram"); its typings say enum.
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
+  }
+
+  /** Nothing to reset: the counts belong to the gateway. */
+  reset(): void {}
+}
+
+/** Register a metric prom-client did not build (it takes any object with its shape). */
+function registerMetric<M extends { name: string }>(registry: Registry, metric: M): M {
+  registry.registerMetric(metric as unknown as Metric);
+  return metric;
+}
 
 /** Register the gateway's metrics on `registry`. */
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
@@ -317,6 +428,26 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
         );
       },
     }),
+    backendResets: new Counter({
+      name: name("backend_resets_total"),
+      help: "Established connections (backend connected) ended by a reset (RST) from the client or the backend, by route.",
+      labelNames: ["listener", "route"],
+      registers,
+      collect() {
+        publishCounter(
+          this,
+          routeSamples((c) => c.resets),
+        );
+      },
+    }),
+    connectionDuration: registerMetric(
+      registry,
+      new RouteDurationHistogram(
+        name("connection_duration_seconds"),
+        "Lifetime of established connections (backend connected), from the route's pick to the close of both sides, by route.",
+        counts,
+      ),
+    ),
     refusedConnections: new Counter({
       name: name("refused_connections_total"),
       help: "Connections refused (reset) because the listener was at maxConnections.",

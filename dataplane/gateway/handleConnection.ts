@@ -13,7 +13,8 @@
  *   pending shutdown is superseded by the close. So no completion of a write or shutdown is
  *   awaited for the close (no callback per connection for it), except when a client is turned
  *   away (below);
- * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once;
+ * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once; a
+ *   reset (ECONNRESET, EPIPE) of an established connection is counted for its route;
  * - a drain (`requestDrain`) sends the backend a FIN after what was already read from the client,
  *   drops what the client sends afterwards, forwards the backend's last bytes and FIN, and
  *   closes once the client's FIN is in (see gatewayConnection.ts);
@@ -186,7 +187,7 @@ export class HandleConnection extends SweptConnection {
       this.connectFailed(uvError(status, "connect", request.address, request.port));
       return;
     }
-    this.phase = PIPING;
+    this.startPiping();
     this.route.pool.markHealthy(this.endpoint as Endpoint);
     this.client.onread = onHandleRead;
     const initial = this.initial;
@@ -195,9 +196,12 @@ export class HandleConnection extends SweptConnection {
       this.initial = undefined;
       this.bytesToBackend += initial.length;
       if (!this.send(this.client, this.backend as TcpHandle, initial)) return;
-    } else if (this.client.readStart() !== 0) {
-      this.close();
-      return;
+    } else {
+      const started = this.client.readStart();
+      if (started !== 0) {
+        this.fail(started);
+        return;
+      }
     }
     this.piping();
   }
@@ -210,14 +214,16 @@ export class HandleConnection extends SweptConnection {
     const request = spareWrite ?? this.uv.newWrite();
     spareWrite = undefined;
     request.handle = sink;
-    if (sink.writeBuffer(request, data) !== 0) {
-      this.close();
+    const written = sink.writeBuffer(request, data);
+    if (written !== 0) {
+      this.fail(written);
       return false;
     }
     if (!this.uv.lastWriteWasAsync()) {
       spareWrite = request;
-      if (source.readStart() !== 0) {
-        this.close();
+      const started = source.readStart();
+      if (started !== 0) {
+        this.fail(started);
         return false;
       }
       return true;
@@ -301,8 +307,9 @@ export class HandleConnection extends SweptConnection {
       const request = spareWrite ?? uv.newWrite();
       spareWrite = undefined;
       request.handle = sink;
-      if (sink.writeBuffer(request, data) !== 0) {
-        this.close();
+      const written = sink.writeBuffer(request, data);
+      if (written !== 0) {
+        this.fail(written);
         return undefined;
       }
       if (!uv.lastWriteWasAsync()) {
@@ -318,7 +325,7 @@ export class HandleConnection extends SweptConnection {
     }
     if (nread === 0) return undefined;
     if (nread !== uv.UV_EOF) {
-      this.close(); // ECONNRESET and the like
+      this.fail(nread); // ECONNRESET and the like
       return undefined;
     }
     if (toBackend && this.eof & DRAINED) {
@@ -358,7 +365,11 @@ export class HandleConnection extends SweptConnection {
   wrote(sink: TcpHandle, status: UvStatus): void {
     if (this.phase !== PIPING) return;
     const source = sink === this.client ? (this.backend as TcpHandle) : this.client;
-    if (status !== 0 || source.readStart() !== 0) this.close();
+    if (status !== 0) this.fail(status);
+    else {
+      const started = source.readStart();
+      if (started !== 0) this.fail(started);
+    }
   }
 
   /** @internal The client's FIN went out after every connect attempt failed. */
@@ -375,6 +386,16 @@ export class HandleConnection extends SweptConnection {
     request.handle = handle;
     if (notify) request.oncomplete = onRefusedShutdown;
     return handle.shutdown(request) === 0;
+  }
+
+  /**
+   * A read, write or read start failed with `status`: close both; a reset of an established
+   * connection (either side's RST: ECONNRESET, or EPIPE writing after it) is counted.
+   */
+  private fail(status: UvStatus): void {
+    if (this.phase === PIPING && (status === this.uv.UV_ECONNRESET || status === this.uv.UV_EPIPE))
+      this.route.counts.resets++;
+    this.close();
   }
 
   /** Close both handles (pending writes are cancelled) and report the connection closed. */

@@ -82,6 +82,9 @@ export interface LibuvHandles {
   lastWriteWasAsync(): boolean;
   /** libuv's end-of-stream status. */
   readonly UV_EOF: number;
+  /** The statuses of a reset: read or write after the peer's RST, write after it went away. */
+  readonly UV_ECONNRESET: number;
+  readonly UV_EPIPE: number;
 }
 
 interface TcpWrapBinding {
@@ -100,6 +103,8 @@ interface StreamWrapBinding {
 
 interface UvBinding {
   UV_EOF: number;
+  UV_ECONNRESET: number;
+  UV_EPIPE: number;
 }
 
 type ProcessWithBinding = NodeJS.Process & { binding(name: string): unknown };
@@ -127,6 +132,8 @@ function load(): LibuvHandles | string {
     typeof stream.kReadBytesOrError === "number" ? "" : "stream_wrap.kReadBytesOrError",
     typeof stream.kLastWriteWasAsync === "number" ? "" : "stream_wrap.kLastWriteWasAsync",
     typeof uv.UV_EOF === "number" ? "" : "uv.UV_EOF",
+    typeof uv.UV_ECONNRESET === "number" ? "" : "uv.UV_ECONNRESET",
+    typeof uv.UV_EPIPE === "number" ? "" : "uv.UV_EPIPE",
   ].filter(Boolean);
   if (missing.length > 0) return `Node ${process.version} lacks ${missing.join(", ")}`;
   const prototype = tcp.TCP.prototype as unknown as Record<string, unknown>;
@@ -160,6 +167,8 @@ function load(): LibuvHandles | string {
     readBytesOrError: () => state[kRead] as number,
     lastWriteWasAsync: () => state[kAsync] !== 0,
     UV_EOF: uv.UV_EOF,
+    UV_ECONNRESET: uv.UV_ECONNRESET,
+    UV_EPIPE: uv.UV_EPIPE,
   };
 }
 

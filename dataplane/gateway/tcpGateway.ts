@@ -27,7 +27,7 @@ import type {
   GatewayConnection,
   TrackedConnection,
 } from "./gatewayConnection";
-import { createGatewayMetrics, type GatewayMetrics } from "./gatewayMetrics";
+import { createGatewayMetrics, type GatewayMetrics, recordDuration } from "./gatewayMetrics";
 import { HandleConnection, HandleHeaderReader, type HeaderOutcome } from "./handleConnection";
 import {
   acceptAsHandles,
@@ -104,6 +104,12 @@ export interface TcpGateway {
   readonly dataPath: DataPath;
   /** Period of the timeout sweep in force (ms), from the route file in force. */
   readonly sweepPeriodMs: number;
+  /**
+   * Reloads so far, applied or rejected (`reload()` and `recordReloadFailure()`): changes
+   * whenever the weights in force or the reload counters do (the admin server renders
+   * `/metrics` afresh then).
+   */
+  readonly reloadCount: number;
 }
 
 const DEFAULT_GRACE_MS = 10_000;
@@ -440,6 +446,8 @@ class GatewayListener implements ConnectionEvents {
   onClosed(connection: GatewayConnection): void {
     this.open--;
     const route = connection.route;
+    const lifetimeMs = connection.lifetimeMs();
+    if (lifetimeMs >= 0) recordDuration(route.counts, lifetimeMs / 1000);
     route.counts.open--;
     if (connection.draining) route.counts.draining--;
     route.listenerCounts.active--;
@@ -488,6 +496,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
   /** Reloads run one at a time, in call order. */
   let reloading: Promise<void> = Promise.resolve();
   let lastDescriptorWarning = "";
+  let reloadCount = 0;
 
   // One timer for every connection's connect and idle timeouts, instead of a timer per socket
   // (two per connection, re-armed on every read and write): the per-socket timers measured as a
@@ -639,6 +648,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
     }
     applied(routes);
     metrics.reloads.inc();
+    reloadCount++;
     logger.info("routes reloaded", {
       listeners: routes.listeners.map((config) => {
         const listener = listeners.get(config.name);
@@ -699,6 +709,7 @@ export function createGateway(options: GatewayOptions): TcpGateway {
 
     recordReloadFailure(error) {
       metrics.reloadFailures.inc();
+      reloadCount++;
       logger.error("route reload rejected; keeping the last good routes", {
         error: error.message,
         code: (error as UserError).code,
@@ -722,6 +733,9 @@ export function createGateway(options: GatewayOptions): TcpGateway {
     },
     get sweepPeriodMs() {
       return sweepPeriod;
+    },
+    get reloadCount() {
+      return reloadCount;
     },
   };
   return gateway;

@@ -9,18 +9,26 @@
  * - Events come in bursts (write, chmod, rename): the file is read once the directory has been
  *   quiet for `settleMs`, but never later than `maxDelayMs` after the first event of a burst (a
  *   file rewritten without pause is still read).
- * - Half-written files: a file that was REPLACED (a new inode: written elsewhere, then renamed
+ * - Half-written files: a file that was REPLACED (a new file: written elsewhere, then renamed
  *   into place, which is atomic; what Kubernetes and most editors do) is complete when it is
- *   read. A file rewritten IN PLACE may be read between two of its writer's writes, so its text
- *   is used only once it is unchanged (same size, mtime and text) across `stableMs`. That narrows
- *   the window, it cannot close it: a writer that pauses longer than `stableMs` between writes
- *   can still have its first part read. Write a temporary file and rename it over the old one.
+ *   read, and is used at once. A file rewritten IN PLACE may be read between two of its writer's
+ *   writes, so its text is used only once it has stayed the same (size, mtime and text) for
+ *   `stableMs` since it was first read, whatever else happens in the directory meanwhile. That
+ *   narrows the window, it cannot close it: a writer that pauses longer than `stableMs` between
+ *   writes can still have its first part read. Write a temporary file and rename it over the old.
+ * - "A new file" is told by its identity, device and inode (a ConfigMap's file is in a new
+ *   directory each time). The identity and the text come from one open file (fstat, then read),
+ *   so a replacement between the two cannot pair one file's identity with another's text. (Two
+ *   replacements within one settle period can land the path on an inode number it had before,
+ *   ext4 reuses freed ones: that one is then taken for an in-place write and waits `stableMs`.
+ *   The birth time would tell them apart, but where statx is unavailable libuv reports the
+ *   ctime as the birth time, and every in-place write would look like a replacement.)
  * - Identical text is reported once; a problem (missing, too large, unreadable) is reported once
  *   until it changes or the file is good again.
  * - The size is checked before the file is read (`maxBytes`).
  */
 import { type FSWatcher, readFileSync, type Stats, statSync, watch } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UserError } from "../../contract/userError";
 
@@ -80,6 +88,7 @@ export interface FileWatch {
   close(): void;
 }
 
+/** Which file this is (not its content): a replacement has another identity. */
 function identityOf(stats: Stats): string {
   return `${stats.dev}:${stats.ino}`;
 }
@@ -119,8 +128,8 @@ export function watchFile(
   }
   /** The last problem reported; cleared when a good version is reported. */
   let lastProblem: string | undefined;
-  /** An in-place change waiting to prove it is complete. */
-  let pending: { text: string; size: number; mtimeMs: number } | undefined;
+  /** An in-place change waiting to prove it is complete; `since`: when it was first read. */
+  let pending: { text: string; size: number; mtimeMs: number; since: number } | undefined;
   /** First event of the burst not yet read to the end. */
   let burstStart: number | undefined;
   let lastCheck = 0;
@@ -151,15 +160,20 @@ export function watchFile(
     let stats: Stats;
     let text: string;
     try {
-      stats = await stat(path);
-      if (stats.size > maxBytes) {
-        problem(
-          "too-large",
-          `${what} ${path} is ${formatBytes(stats.size)}; the limit is ${formatBytes(maxBytes)} (${maxBytes} bytes)`,
-        );
-        return;
+      const file = await open(path, "r");
+      try {
+        stats = await file.stat();
+        if (stats.size > maxBytes) {
+          problem(
+            "too-large",
+            `${what} ${path} is ${formatBytes(stats.size)}; the limit is ${formatBytes(maxBytes)} (${maxBytes} bytes)`,
+          );
+          return;
+        }
+        text = await file.readFile("utf8");
+      } finally {
+        await file.close();
       }
-      text = await readFile(path, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") problem("missing", `${what} ${path} does not exist (deleted?)`);
@@ -179,18 +193,25 @@ export function watchFile(
     if (identity !== lastIdentity || unchanged) {
       // Replaced by a rename (complete by construction), or nothing to report.
     } else {
-      // Rewritten in place: use it only once it has stayed the same across `stableMs`. A file
-      // rewritten without pause for longer than `maxDelayMs` is used when its text repeats.
+      // Rewritten in place: use it only once it has stayed the same for `stableMs` since it was
+      // first read (an event of another file in the directory brings a check sooner; it does not
+      // shorten the wait). A file rewritten without pause for longer than `maxDelayMs` is used
+      // when its text repeats.
       const now = Date.now();
+      const overdue = burstStart !== undefined && now - burstStart >= maxDelayMs;
       const same =
         pending !== undefined &&
         pending.text === text &&
         pending.size === stats.size &&
-        (pending.mtimeMs === stats.mtimeMs ||
-          (burstStart !== undefined && now - burstStart >= maxDelayMs));
-      if (!same) {
-        pending = { text, size: stats.size, mtimeMs: stats.mtimeMs };
+        (pending.mtimeMs === stats.mtimeMs || overdue);
+      if (!same || pending === undefined) {
+        pending = { text, size: stats.size, mtimeMs: stats.mtimeMs, since: now };
         schedule(stableMs);
+        return;
+      }
+      const waited = now - pending.since;
+      if (waited < stableMs && !overdue) {
+        schedule(stableMs - waited);
         return;
       }
     }

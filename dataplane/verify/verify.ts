@@ -31,10 +31,27 @@ export interface VerifyOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * Where a failed probe stopped: `connect`, before the TCP connection was established (refused,
+ * unreachable, no SYN-ACK in time: the address itself, before any version is chosen), or
+ * `reply`, once connected, while waiting for the answer (reset, closed, too slow, wrong reply:
+ * what a version does).
+ */
+export type ProbePhase = "connect" | "reply";
+
 /** What one connection ended with. */
 export type ProbeOutcome =
   | { kind: "v1" | "v2"; latencyMs: number }
-  | { kind: "error"; reason: string; detail?: string };
+  | {
+      kind: "error";
+      phase: ProbePhase;
+      /**
+       * `ECONNREFUSED`, `ECONNRESET`, ... (the error code), `connect timeout`, `reply timeout`,
+       * `closed before reply`, `unexpected reply`.
+       */
+      reason: string;
+      detail?: string;
+    };
 
 /** Everything verify measured, before judging it. */
 export interface VerifyResult {
@@ -47,7 +64,10 @@ export interface VerifyResult {
   counts: { v1: number; v2: number };
   /** Failed connections. */
   failed: number;
-  /** Failed connections by reason (`ECONNREFUSED`, `timeout`, `unexpected reply`, ...). */
+  /**
+   * Failed connections by reason (`ECONNREFUSED`, `connect timeout`, `reply timeout`,
+   * `closed before reply`, `unexpected reply`, ...).
+   */
   errors: Record<string, number>;
   /** The first unexpected reply seen, to show what answered instead of tcp-echo. */
   unexpectedReply?: string;
@@ -104,6 +124,8 @@ const UNEXPECTED_REPLY = "unexpected reply";
 /**
  * One connection: send `verify <n> <time>\n`, read one line back. The reply must be exactly
  * `<prefix> <line>`: a reply that echoes something else is not a tcp-echo answer to this probe.
+ * A failure says its phase: before the connection was established, or waiting for the reply
+ * (`timeoutMs` covers both: a timeout is `connect timeout` or `reply timeout`).
  */
 export function probeOnce(
   target: Pick<VerifyOptions, "host" | "port" | "timeoutMs">,
@@ -118,6 +140,9 @@ export function probeOnce(
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    let phase: ProbePhase = "connect";
+    const fail = (reason: string, detail?: string) =>
+      finish({ kind: "error", phase, reason, ...(detail === undefined ? {} : { detail }) });
     const finish = (outcome: ProbeOutcome) => {
       if (settled) return;
       settled = true;
@@ -126,15 +151,17 @@ export function probeOnce(
       socket.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish({ kind: "error", reason: "timeout" }), target.timeoutMs);
-    socket.on("connect", () => socket.write(`${line}\n`));
+    const timer = setTimeout(() => fail(`${phase} timeout`), target.timeoutMs);
+    socket.on("connect", () => {
+      phase = "reply";
+      socket.write(`${line}\n`);
+    });
     socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
       const end = chunk.indexOf(0x0a);
       if (end === -1) {
-        if (size > MAX_REPLY_BYTES)
-          finish({ kind: "error", reason: UNEXPECTED_REPLY, detail: "(reply line over 64 KiB)" });
+        if (size > MAX_REPLY_BYTES) fail(UNEXPECTED_REPLY, "(reply line over 64 KiB)");
         return;
       }
       const reply = Buffer.concat(chunks).toString("utf8");
@@ -142,12 +169,10 @@ export function probeOnce(
       const latencyMs = performance.now() - started;
       if (text === `${prefixes.v1} ${line}`) finish({ kind: "v1", latencyMs });
       else if (text === `${prefixes.v2} ${line}`) finish({ kind: "v2", latencyMs });
-      else finish({ kind: "error", reason: UNEXPECTED_REPLY, detail: text.slice(0, 200) });
+      else fail(UNEXPECTED_REPLY, text.slice(0, 200));
     });
-    socket.on("end", () => finish({ kind: "error", reason: "closed before reply" }));
-    socket.on("close", () => finish({ kind: "error", reason: "closed before reply" }));
-    socket.on("error", (error: NodeJS.ErrnoException) =>
-      finish({ kind: "error", reason: error.code ?? error.message }),
-    );
+    socket.on("end", () => fail("closed before reply"));
+    socket.on("close", () => fail("closed before reply"));
+    socket.on("error", (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
   });
 }

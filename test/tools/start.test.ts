@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -355,6 +356,73 @@ describe("local mode config", () => {
   });
 });
 
+/** GET `path` of an HTTP server on 127.0.0.1. */
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path, agent: false }, (response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (text: string) => {
+        body += text;
+      });
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+/** The value of one series in Prometheus text, or undefined. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("local mode --admin: the gateway's admin endpoints", () => {
+  it("serves /healthz, /readyz and /metrics of the local gateway; a weight edit shows at the next scrape", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcp-shift-admin-"));
+    const stackFile = join(dir, "Pulumi.dev.yaml");
+    writeFileSync(stackFile, stackFileText("0"));
+    const printed = new PrintedLines();
+    const stack = await startLocalStack({
+      dir,
+      port: 0,
+      admin: "127.0.0.1:0",
+      print: printed.push,
+      printError: () => {},
+      logger: silentLogger,
+      debounceMs: 20,
+    });
+    try {
+      const admin = stack.admin?.port as number;
+      expect(printed.lines).toContain(
+        `listening on 127.0.0.1:${admin} (gateway admin: /healthz /readyz /metrics)`,
+      );
+      expect(await get(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
+      expect(await get(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+      expect(await verifyCounts(stack.port, 10)).toEqual({ v1: 10, v2: 0 });
+      const weight = 'tcp_gateway_route_weight{listener="tcp-echo",route="v2"}';
+      const before = (await get(admin, "/metrics")).body;
+      expect(sample(before, weight)).toBe(0);
+      expect(sample(before, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
+        10,
+      );
+      expect(before).toContain("process_cpu_seconds_total");
+      // Rendered a moment ago, yet the reload shows at once: the cache ends with a reload.
+      const applied = printed.next("weights v1=80");
+      saveLikeAnEditor(stackFile, stackFileText("20"));
+      await applied;
+      expect(sample((await get(admin, "/metrics")).body, weight)).toBe(20);
+      expect((await get(admin, "/nope")).status).toBe(404);
+    } finally {
+      await stack.close(1000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect(get(stack.admin?.port as number, "/healthz")).rejects.toMatchObject({
+      code: "ECONNREFUSED",
+    });
+  });
+});
+
 /** `npm start` as a user runs it, minus npm: node with tsx, the flags, its stdout and exit code. */
 function startProcess(args: string[]): {
   child: ChildProcess;
@@ -434,6 +502,47 @@ describe("npm start (child process)", () => {
     ]);
   });
 
+  it("--admin 127.0.0.1:0 serves /metrics and prints its address and a shift that uses it", async () => {
+    const run = startProcess([
+      "--stack",
+      "ci",
+      "--dir",
+      dir,
+      "--port",
+      "0",
+      "--admin",
+      "127.0.0.1:0",
+    ]);
+    children.push(run.child);
+    await run.stdout.next("shift:", 15_000);
+    const addressOf = (what: string) =>
+      Number(
+        /127\.0\.0\.1:(\d+) /.exec(run.stdout.lines.find((line) => line.includes(what)) ?? "")?.[1],
+      );
+    const port = addressOf("(gateway, stack ci)");
+    const admin = addressOf("(gateway admin:");
+    expect(run.stdout.lines).toEqual([
+      expect.stringMatching(/^listening on 127\.0\.0\.1:\d+ \(tcp-echo v1, prefix "one"\)$/),
+      expect.stringMatching(/^listening on 127\.0\.0\.1:\d+ \(tcp-echo v2, prefix "two"\)$/),
+      `listening on 127.0.0.1:${port} (gateway, stack ci)`,
+      `listening on 127.0.0.1:${admin} (gateway admin: /healthz /readyz /metrics)`,
+      "weights v1=100 v2=0 (Pulumi.ci.yaml)",
+      "try it:",
+      `  (date; sleep 1) | nc -N 127.0.0.1 ${port}`,
+      `  npm run verify -- --host 127.0.0.1 --port ${port} -n 200 --expect-v2 0`,
+      `  npm run shift -- --stack-file ${join(dir, "Pulumi.ci.yaml")} --host 127.0.0.1 --port ${port} --metrics http://127.0.0.1:${admin}/metrics --steps 5,20,50,100 --interval 30s`,
+      `shift: set tcp-shift:weightV2 in ${join(dir, "Pulumi.ci.yaml")} (or pulumi config set weightV2 20); Ctrl-C stops`,
+    ]);
+    expect(await sendAndHalfClose(port, "hello")).toBe("one hello\n");
+    const metrics = (await get(admin, "/metrics")).body;
+    expect(sample(metrics, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
+      1,
+    );
+    expect(sample(metrics, 'tcp_gateway_route_weight{listener="tcp-echo",route="v1"}')).toBe(100);
+    run.child.kill("SIGTERM");
+    expect(await run.exit).toBe(0);
+  });
+
   it("a second SIGINT within 500 ms is the same Ctrl-C (relayed by a launcher); a later one means now", async () => {
     const open = async (run: ReturnType<typeof startProcess>) => {
       await run.stdout.next("shift:", 15_000);
@@ -473,7 +582,8 @@ describe("npm start (child process)", () => {
     const badFlag = startProcess(["--port", "http"]);
     const missing = startProcess(["--stack", "nope", "--dir", dir, "--port", "0"]);
     const noDir = startProcess(["--dir", "/nonexistent/tcp-shift", "--port", "0"]);
-    children.push(badFlag.child, missing.child, noDir.child);
+    const badAdmin = startProcess(["--dir", dir, "--port", "0", "--admin", "9901"]);
+    children.push(badFlag.child, missing.child, noDir.child, badAdmin.child);
     expect(await badFlag.exit).toBe(2);
     expect(badFlag.stderr()).toBe(
       'start: --port must be a whole number from 0 to 65535, got "http" (see npm start -- --help)\n',
@@ -485,6 +595,10 @@ describe("npm start (child process)", () => {
     expect(await noDir.exit).toBe(2);
     expect(noDir.stderr()).toBe(
       "start: --dir /nonexistent/tcp-shift: no such directory (see npm start -- --help)\n",
+    );
+    expect(await badAdmin.exit).toBe(2);
+    expect(badAdmin.stderr()).toBe(
+      'start: --admin must be host:port or [ipv6]:port with a port from 0 to 65535, got "9901" (see npm start -- --help)\n',
     );
   });
 });

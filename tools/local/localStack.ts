@@ -5,17 +5,23 @@
  * `drainRate`) in the stack file reloads the gateway in place; the file is followed by the
  * data plane's own file watcher (dataplane/shared/fileWatcher.ts).
  *
+ * With `admin`, the gateway's admin endpoints (`/healthz`, `/readyz`, `/metrics`) are served
+ * by the gateway's own admin server (dataplane/gateway/adminServer.ts), so `npm run shift
+ * --metrics` works against local mode as against a deployed gateway.
+ *
  * `startLocalStack()` holds all of it so tests drive it in-process; `start.ts` is the CLI.
  */
 
 import { readdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { basename, dirname } from "node:path";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import { parse as parseYaml } from "yaml";
-import { joinHostPort } from "../../contract/hostPort";
+import { formatAddress, joinHostPort } from "../../contract/hostPort";
 import { type RouteFile, validateRouteFile } from "../../contract/routeFile";
 import { UserError } from "../../contract/userError";
 import { createEchoServer, type EchoServer } from "../../dataplane/echo/echoServer";
+import { type AdminServer, createAdminServer } from "../../dataplane/gateway/adminServer";
 import {
   createGateway,
   LISTEN_ERROR_CODE,
@@ -51,6 +57,11 @@ export interface LocalStackOptions {
   /** Gateway port; 0 lets the OS choose. @default the stack's `ingressPort` (31400) */
   port?: number;
   /**
+   * `host:port` of the gateway's admin endpoints (`/healthz`, `/readyz`, `/metrics`, as the
+   * deployed gateway serves them; port 0 lets the OS choose). @default none: not served
+   */
+  admin?: string;
+  /**
    * What to do without a stack file: `defaults` runs with the schema's defaults (a fresh clone
    * works) and picks the file up once it appears; `error` refuses to start.
    * @default "defaults"
@@ -81,6 +92,8 @@ export interface LocalStack {
   readonly port: number;
   /** The echo servers' bound addresses. */
   readonly echo: Readonly<Record<Version, AddressInfo>>;
+  /** The admin server's bound address, with `admin`. */
+  readonly admin?: AddressInfo;
   /** Path of the watched stack file. */
   readonly stackFile: string;
   /** Weights in force. */
@@ -266,6 +279,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   const echo = {} as Record<Version, AddressInfo>;
   let gateway: TcpGateway | undefined;
+  let admin: AdminServer | undefined;
   try {
     for (const version of VERSIONS) {
       const [address] = await echoServers[version].listen();
@@ -295,7 +309,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // unchanged, so even a `--port 0` listener stays bound where it is.
     const listen = joinHostPort(host, requestedPort);
     let routes = routesFor(config, listen);
-    gateway = createGateway({ routes, logger });
+    const registry = new Registry();
+    gateway = createGateway({ routes, logger, registry });
     try {
       await gateway.listen();
     } catch (error) {
@@ -304,6 +319,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const bound = gateway.address(listenerName);
     if (!bound) throw new Error(`gateway has no listener named ${listenerName}`);
     const running = gateway;
+    let adminAddress: AddressInfo | undefined;
+    if (options.admin !== undefined) {
+      // What the deployed gateway's admin port serves (gatewayMain.ts): the process metrics too.
+      collectDefaultMetrics({ register: registry });
+      admin = createAdminServer({
+        address: options.admin,
+        registry,
+        isReady: () => running.ready,
+        metricsVersion: () => running.reloadCount,
+        logger,
+      });
+      adminAddress = await admin.listen().catch((error: unknown) => {
+        throw adminListenError(error, options.admin as string);
+      });
+    }
 
     print(
       `listening on ${joinHostPort("127.0.0.1", echo.v1.port)} (tcp-echo v1, prefix "${config.prefixV1}")`,
@@ -312,6 +342,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       `listening on ${joinHostPort("127.0.0.1", echo.v2.port)} (tcp-echo v2, prefix "${config.prefixV2}")`,
     );
     print(`listening on ${joinHostPort(host, bound.port)} (gateway, stack ${stack})`);
+    if (adminAddress)
+      print(
+        `listening on ${formatAddress(adminAddress)} (gateway admin: /healthz /readyz /metrics)`,
+      );
     print(formatWeights(weights, fileName));
     if (config.gatewayBalance !== "smooth" || config.gatewayProxyProtocol || config.drainAfter)
       print(formatGateway(config, fileName));
@@ -421,10 +455,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
 
     let closing: Promise<void> | undefined;
+    const runningAdmin = admin;
     return {
       host,
       port: bound.port,
       echo,
+      ...(adminAddress ? { admin: adminAddress } : {}),
       stackFile,
       get weights() {
         return weights;
@@ -440,8 +476,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         closing ??= (async () => {
           watcher.close();
           await queue;
-          // Gateway first: once it stops accepting, nothing new reaches the echo servers.
+          // Gateway first: once it stops accepting, nothing new reaches the echo servers. The
+          // admin server stays up while it drains, so /readyz says 503 meanwhile.
           await running.close(graceMs);
+          await runningAdmin?.close();
           await Promise.all(VERSIONS.map((version) => echoServers[version].close(graceMs)));
         })();
         return closing;
@@ -449,9 +487,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
   } catch (error) {
     await gateway?.close(0).catch(() => {});
+    await admin?.close().catch(() => {});
     await Promise.all(VERSIONS.map((version) => echoServers[version].close(0).catch(() => {})));
     throw error;
   }
+}
+
+/** A busy or forbidden admin address, said in terms of the flag that fixes it. */
+function adminListenError(error: unknown, address: string): unknown {
+  if (!(error instanceof UserError) || error.code !== LISTEN_ERROR_CODE) return error;
+  return new UserError(
+    LISTEN_ERROR_CODE,
+    `Cannot serve the gateway's admin endpoints on ${address}: pick another address with --admin, e.g. --admin 127.0.0.1:0 (the OS picks a port)\n  (${error.message})`,
+  );
 }
 
 /** A busy or forbidden port, said in terms of the flag that fixes it. */

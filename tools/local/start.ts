@@ -1,7 +1,8 @@
 /**
- * `npm start -- [--stack dev] [--port 31400] [--host 127.0.0.1] [--dir DIR]`: run the shift
- * locally (see `localStack.ts`). Exit codes: 0 after Ctrl-C/SIGTERM (drained), 1 when it cannot
- * start (invalid config, busy port), 2 for bad arguments, 130 for a second Ctrl-C.
+ * `npm start -- [--stack dev] [--port 31400] [--host 127.0.0.1] [--dir DIR] [--admin HOST:PORT]`:
+ * run the shift locally (see `localStack.ts`); `--admin` serves the gateway's /healthz, /readyz
+ * and /metrics. Exit codes: 0 after Ctrl-C/SIGTERM (drained), 1 when it cannot start (invalid
+ * config, busy port), 2 for bad arguments, 130 for a second Ctrl-C.
  *
  * Signals: a terminal's Ctrl-C reaches the whole process group, and a launcher in between (npm,
  * tsx's CLI) may relay it once more: a SIGINT within `SAME_CTRL_C_MS` of the first is the same
@@ -13,7 +14,7 @@ import { statSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_CODES } from "../../contract/exitCodes";
-import { joinHostPort } from "../../contract/hostPort";
+import { joinHostPort, parseHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
 import { watchLauncher } from "../../dataplane/shared/launcherWatch";
 import { type LocalStack, startLocalStack } from "./localStack";
@@ -21,7 +22,7 @@ import { type LocalStack, startLocalStack } from "./localStack";
 /** A second SIGINT this soon after the first is the same Ctrl-C (relayed by a launcher). */
 export const SAME_CTRL_C_MS = 500;
 
-const USAGE = `Usage: npm start -- [--stack NAME] [--port PORT] [--host HOST] [--dir DIR]
+const USAGE = `Usage: npm start -- [--stack NAME] [--port PORT] [--host HOST] [--dir DIR] [--admin HOST:PORT]
 
 Runs tcp-echo v1 and v2 and the weighted TCP gateway on this machine, configured from
 Pulumi.<stack>.yaml. Edit weightV2 in that file (or run pulumi config set weightV2 20) and the
@@ -33,6 +34,10 @@ Options:
   --host HOST   gateway address (default 127.0.0.1; 0.0.0.0 accepts from other machines)
   --dir DIR     directory holding the stack file (default: the current directory; npm start
                 runs in the project root)
+  --admin HOST:PORT
+                serve the gateway's /healthz, /readyz and /metrics there, as the deployed
+                gateway's admin port does (e.g. 127.0.0.1:9901, for npm run shift --metrics;
+                port 0 lets the OS choose; default: not served)
   -h, --help    print this help
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM (open connections get 5 s to finish; a second
@@ -45,6 +50,7 @@ interface StartArgs {
   host: string;
   dir: string;
   stackGiven: boolean;
+  admin?: string;
 }
 
 function usageError(message: string): UserError {
@@ -63,6 +69,7 @@ function parseStartArgs(argv: string[]): StartArgs | "help" {
         port: { type: "string" },
         host: { type: "string" },
         dir: { type: "string" },
+        admin: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -90,12 +97,21 @@ function parseStartArgs(argv: string[]): StartArgs | "help" {
     }
     if (!isDirectory) throw usageError(`--dir ${dirGiven}: not a directory`);
   }
+  const admin = values.admin as string | undefined;
+  if (admin !== undefined) {
+    try {
+      parseHostPort(admin, "--admin");
+    } catch (error) {
+      throw usageError((error as Error).message);
+    }
+  }
   return {
     stack: (values.stack as string | undefined) ?? "dev",
     ...(port === undefined ? {} : { port }),
     host,
     dir,
     stackGiven: values.stack !== undefined,
+    ...(admin === undefined ? {} : { admin }),
   };
 }
 
@@ -125,8 +141,16 @@ function printTryIt(stack: LocalStack): void {
     // waits for the server forever (leave -N out for busybox or traditional nc).
     `  (date; sleep 1) | nc -N ${host} ${stack.port}`,
     `  npm run verify -- --host ${host} --port ${stack.port} -n 200 --expect-v2 ${stack.weights.v2}${prefixFlags}`,
-    `shift: set tcp-shift:weightV2 in ${shortPath(stack.stackFile)} (or pulumi config set weightV2 20); Ctrl-C stops`,
   ];
+  if (stack.admin) {
+    const metrics = `http://${joinHostPort(dialHost(stack.admin.address), stack.admin.port)}/metrics`;
+    lines.push(
+      `  npm run shift -- --stack-file ${shortPath(stack.stackFile)} --host ${host} --port ${stack.port} --metrics ${metrics} --steps 5,20,50,100 --interval 30s`,
+    );
+  }
+  lines.push(
+    `shift: set tcp-shift:weightV2 in ${shortPath(stack.stackFile)} (or pulumi config set weightV2 20); Ctrl-C stops`,
+  );
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
@@ -151,6 +175,7 @@ async function main(): Promise<number> {
       dir: args.dir,
       host: args.host,
       ...(args.port === undefined ? {} : { port: args.port }),
+      ...(args.admin === undefined ? {} : { admin: args.admin }),
       // A stack named on the command line must exist; the default one may not yet (fresh clone).
       missingStackFile: args.stackGiven ? "error" : "defaults",
     });

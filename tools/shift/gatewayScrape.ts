@@ -1,11 +1,24 @@
 /**
  * The bundled gateway's `/metrics`, read by `npm run shift`: the weights it has loaded (is the
  * new weight in force?) and, per version, what happened to all its connections (routed, failed
- * at the gateway). Counters only grow, so a window's figures are the difference of two scrapes.
+ * at the gateway, reset, how long they lived). Counters only grow, so a window's figures are the
+ * difference of two scrapes.
+ *
+ * The gateway serves a rendering of `/metrics` up to a second old (a scrape flood must not cost
+ * the data plane; adminServer.ts). A reload renews it, so a new weight shows at once; for the rest
+ * the shift asks with `Cache-Control: no-cache`, which gets a rendering at most
+ * `METRICS_FRESH_MS` old, and closes a window's figures only that long after its last connection.
  */
 import { UserError } from "../../contract/userError";
 import type { Version } from "../../contract/versions";
+import { METRICS_FRESH_MS } from "../../dataplane/gateway/adminServer";
 import { METRIC_PREFIX } from "../../dataplane/gateway/gatewayMetrics";
+
+/**
+ * How old the gateway's answer to a shift scrape may be: a window's closing scrape waits this
+ * long after its last connection, so it counts all of them.
+ */
+export const SCRAPE_STALENESS_MS = METRICS_FRESH_MS;
 
 /** Error code of a `/metrics` that cannot be read or has no matching routes. */
 export const METRICS_ERROR_CODE = "E_METRICS";
@@ -53,9 +66,16 @@ export interface RouteFigures {
   connectFailures: number;
   /** Client connections closed because every connect attempt failed. */
   backendUnavailable: number;
-  /** Connections its backend reset; only when the gateway exports `backend_resets_total`. */
+  /**
+   * Established connections ended by a reset, from the client or the backend (the gateway
+   * counts both; it cannot tell a backend's fault from a client's). Absent when the gateway does
+   * not export `backend_resets_total` (versions before it did).
+   */
   resets?: number;
-  /** Cumulative connection-duration buckets (seconds), when the gateway exports them. */
+  /**
+   * Cumulative connection-duration buckets (seconds) of `connection_duration_seconds`, +Inf last;
+   * absent when the gateway does not export it.
+   */
   durationBuckets?: { le: number; count: number }[];
 }
 
@@ -70,7 +90,7 @@ export interface GatewaySnapshot {
 }
 
 const metric = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
-/** The optional series: asked of the gateway, used when present. */
+/** Series the bundled gateway exports and older ones did not: used when present. */
 export const RESETS_METRIC = metric("backend_resets_total");
 export const DURATION_METRIC = metric("connection_duration_seconds");
 
@@ -184,7 +204,11 @@ export function httpMetricsSource(
     async scrape() {
       let text: string;
       try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        const response = await fetch(url, {
+          signal: AbortSignal.timeout(timeoutMs),
+          // Not the gateway's up-to-a-second-old rendering: one at most METRICS_FRESH_MS old.
+          headers: { "cache-control": "no-cache" },
+        });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         text = await response.text();
       } catch (error) {

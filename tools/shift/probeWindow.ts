@@ -6,34 +6,36 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Version, VersionPrefixes } from "../../contract/versions";
-import { probeOnce } from "../../dataplane/verify/verify";
+import { type ProbeOutcome, probeOnce } from "../../dataplane/verify/verify";
 
-/** How a probe connection failed, by what a client sees. */
+/**
+ * How a probe connection failed, by what a client sees. The first two happen before the TCP
+ * connection to the address is established, so before any version is chosen (the address
+ * refused, is unreachable, or did not answer in time); the rest once connected.
+ */
 export const FAILURE_CLASSES = [
   "connect failure",
+  "connect timeout",
   "reset",
   "closed without reply",
-  "timeout",
+  "reply timeout",
   "unexpected reply",
   "other",
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
-const CONNECT_ERRORS = new Set([
-  "ECONNREFUSED",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-]);
-
-/** verify's failure reason (`ECONNRESET`, `closed before reply`, ...) to its class. */
-export function failureClass(reason: string): FailureClass {
-  if (CONNECT_ERRORS.has(reason)) return "connect failure";
+/** A failed probe (verify's outcome: its phase and reason) to its class. */
+export function failureClass(
+  outcome: Pick<Extract<ProbeOutcome, { kind: "error" }>, "phase" | "reason">,
+): FailureClass {
+  const { phase, reason } = outcome;
+  if (phase === "connect")
+    return reason === "connect timeout" || reason === "ETIMEDOUT"
+      ? "connect timeout"
+      : "connect failure";
   if (reason === "ECONNRESET" || reason === "EPIPE") return "reset";
   if (reason === "closed before reply") return "closed without reply";
-  if (reason === "timeout" || reason === "ETIMEDOUT") return "timeout";
+  if (reason === "reply timeout" || reason === "ETIMEDOUT") return "reply timeout";
   if (reason === "unexpected reply") return "unexpected reply";
   return "other";
 }
@@ -116,7 +118,7 @@ export async function observeWindow(
     const done = probeOnce(target, target.prefixes, sequence).then((outcome) => {
       if (outcome.kind === "error") {
         counts.failed++;
-        const kind = failureClass(outcome.reason);
+        const kind = failureClass(outcome);
         counts.failures[kind] = (counts.failures[kind] ?? 0) + 1;
         if (kind === "unexpected reply" && counts.unexpectedReply === undefined)
           counts.unexpectedReply = outcome.detail;

@@ -5,6 +5,7 @@
  * between steps and leaves the weight where it is.
  */
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { EXIT_CODES } from "../../contract/exitCodes";
 import { UserError } from "../../contract/userError";
 import type { Version } from "../../contract/versions";
@@ -14,6 +15,7 @@ import {
   type MetricsSource,
   type RouteFigures,
   routeDelta,
+  SCRAPE_STALENESS_MS,
 } from "./gatewayScrape";
 import { type InForceResult, waitInForce } from "./inForce";
 import { type FailureClass, observeWindow, type WindowCounts } from "./probeWindow";
@@ -190,6 +192,8 @@ export async function runShift(plan: ShiftPlan, deps: ShiftDependencies): Promis
         );
       },
     });
+    // The gateway's answer may be that old: waiting as long first, it counts the last connections.
+    if (metrics) await sleep(SCRAPE_STALENESS_MS);
     const after = await scrape();
     if (typeof after === "string") return after;
     const gateway =

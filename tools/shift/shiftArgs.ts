@@ -85,8 +85,9 @@ Probe (tcp-echo's protocol, as npm run verify):
   --timeout D           per connection: connect and reply within D (default 5s)
   --prefix-v1 P         reply prefix of v1 (default: the stack file's prefixV1, else one)
   --prefix-v2 P         reply prefix of v2 (default: the stack file's prefixV2, else two)
-  --metrics URL         the gateway's /metrics (when the bundled gateway is the splitter): the
-                        weights it loaded, per-version failures of all its traffic
+  --metrics URL         the gateway's /metrics (when the bundled gateway is the splitter, or
+                        npm start --admin 127.0.0.1:9901): the weights it loaded, per-version
+                        failures, resets and connection durations of all its traffic
 
 Gates:
   --false-alarm P       chance in percent that a healthy shift is rolled back, split evenly over

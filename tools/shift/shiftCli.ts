@@ -15,7 +15,13 @@ import {
 import { routeFileTarget } from "./routeFileTarget";
 import { parseShiftArgs, SHIFT_USAGE, type ShiftArgs, USAGE_ERROR_CODE } from "./shiftArgs";
 import { buildPlan, formatDuration, formatPlan, type ShiftPlan } from "./shiftPlan";
-import { formatMarkdown, formatOutcome, formatRecordLine, shiftJson } from "./shiftReport";
+import {
+  formatMarkdown,
+  formatOutcome,
+  formatRecordLine,
+  shiftJson,
+  shiftJsonReplacer,
+} from "./shiftReport";
 import { stackFileTarget } from "./stackFileTarget";
 import type { WeightTarget } from "./weightTarget";
 
@@ -200,6 +206,6 @@ export async function shiftCli(
       );
     }
   }
-  if (json) io.stdout.write(`${JSON.stringify(shiftJson(outcome, plan))}\n`);
+  if (json) io.stdout.write(`${JSON.stringify(shiftJson(outcome, plan), shiftJsonReplacer)}\n`);
   return outcome.exitCode;
 }

@@ -122,7 +122,7 @@ function significance(t: GateTest): string {
   return `${formatP(t.pValue)} ${t.failed ? "<" : ">="} α ${formatAlpha(t.alpha)}`;
 }
 
-/** The failure classes a client saw, e.g. `reset 12, timeout 1`. */
+/** The failure classes a client saw, e.g. `connect timeout 2, reset 12, reply timeout 1`. */
 export function failureList(probe: WindowCounts): string {
   return FAILURE_CLASSES.filter((kind) => (probe.failures[kind] ?? 0) > 0)
     .map((kind) => `${kind} ${probe.failures[kind]}`)
@@ -236,8 +236,8 @@ function verdictOf(tests: GateTest[], small: boolean): GateVerdict {
 }
 
 /**
- * Errors seen by clients: connect failures, resets, connections closed without a reply,
- * timeouts, wrong replies. Attributed to versions through the gateway's counters when possible
+ * Errors seen by clients: connect failures and timeouts (before the connection was established),
+ * resets, connections closed without a reply, reply timeouts, wrong replies. Attributed to versions through the gateway's counters when possible
  * (v2 vs v1, and v2 under the ceiling); otherwise the window's failure rate is compared with the
  * baseline window's, and held under the ceiling.
  */
@@ -431,7 +431,10 @@ export function gatewayGate(evidence: WindowEvidence, policy: GatePolicy): GateR
   const extra: string[] = [
     `connect failures v1 ${gateway.v1.connectFailures}, v2 ${gateway.v2.connectFailures}`,
   ];
-  if (gateway.v1.durationBuckets && gateway.v2.durationBuckets) {
+  // Only while both versions take new connections, as the plan budgets it (testsInWindow): at
+  // weight 100 the window still sees v1's older connections close, but nothing to compare.
+  const split = weight > 0 && weight < 100;
+  if (split && gateway.v1.durationBuckets && gateway.v2.durationBuckets) {
     const duration = durationTest(gateway.v1.durationBuckets, gateway.v2.durationBuckets, policy);
     if (duration) {
       tests.push(duration.test);

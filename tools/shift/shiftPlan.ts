@@ -120,7 +120,7 @@ export function gateRules(plan: ShiftPlan): string[] {
   const rules = [
     `every test is judged at α = ${alpha} (${(plan.falseAlarm * 100).toFixed(2).replace(/\.?0+$/, "")}% false-alarm budget over ${plan.tests} tests); a gate passes only with ${policy.minSamples}+ connections per compared version`,
     "took effect: v2's share of the connections that reached a version vs the weight, exact binomial (verify's test); conclusive when the same data reject the previous weight",
-    `errors (connect failures, resets, closed without reply, timeouts, wrong replies): v2 vs v1, one-sided Fisher, and v2 above a ${(policy.maxErrorRate * 100).toFixed(2).replace(/\.?0+$/, "")}% ceiling, exact binomial${plan.metricsUrl ? "; failures attributed to a version with the gateway's counters" : "; without --metrics failures carry no version: the window is compared with the baseline window"}`,
+    `errors (connect failures and timeouts, resets, closed without reply, reply timeouts, wrong replies): v2 vs v1, one-sided Fisher, and v2 above a ${(policy.maxErrorRate * 100).toFixed(2).replace(/\.?0+$/, "")}% ceiling, exact binomial${plan.metricsUrl ? "; failures attributed to a version with the gateway's counters" : "; without --metrics failures carry no version: the window is compared with the baseline window"}`,
     `latency: v2's p50 and p99 vs v1's in the same window, each allowed +${policy.maxLatencyIncreaseMs} ms: pooled-quantile test, one-sided Fisher (n/a at weight 100)`,
   ];
   if (plan.metricsUrl)

@@ -168,7 +168,15 @@ export function formatMarkdown(outcome: ShiftOutcome, plan: ShiftPlan): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** The JSON of `--json`: the plan, every record, the outcome. */
+/**
+ * `JSON.stringify` replacer of `--json`: the +Inf bucket bound of a duration histogram as
+ * Prometheus writes it (JSON has no infinity and would write null).
+ */
+export function shiftJsonReplacer(_key: string, value: unknown): unknown {
+  return value === Number.POSITIVE_INFINITY ? "+Inf" : value;
+}
+
+/** The JSON of `--json`: the plan, every record, the outcome (`shiftJsonReplacer` for +Inf). */
 export function shiftJson(outcome: ShiftOutcome, plan: ShiftPlan): Record<string, unknown> {
   return {
     result: outcome.result,

@@ -5,9 +5,13 @@ import { Counter, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createAdminServer } from "../../../dataplane/gateway/adminServer";
 
-function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    request({ host: "127.0.0.1", port, path }, (response) => {
+    request({ host: "127.0.0.1", port, path, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () =>
@@ -79,6 +83,81 @@ describe("admin server", () => {
       expect(renders).toBe(1);
       await new Promise((resolve) => setTimeout(resolve, 450));
       expect((await get(port, "/metrics")).body).toContain("renders_total 2");
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("renders /metrics afresh when metricsVersion changes (a reload), cached otherwise", async () => {
+    const registry = new Registry();
+    let renders = 0;
+    new Counter({
+      name: "renders_total",
+      help: "test",
+      registers: [registry],
+      collect() {
+        renders++;
+        this.reset();
+        this.inc(renders);
+      },
+    });
+    let version = 0;
+    const admin = createAdminServer({
+      address: "127.0.0.1:0",
+      registry,
+      isReady: () => true,
+      metricsVersion: () => version,
+      // Long enough that only a version change can explain a second rendering.
+      metricsCacheMs: 60_000,
+    });
+    const { port } = await admin.listen();
+    try {
+      expect((await get(port, "/metrics")).body).toContain("renders_total 1");
+      expect((await get(port, "/metrics")).body).toContain("renders_total 1");
+      version++;
+      expect((await get(port, "/metrics")).body).toContain("renders_total 2");
+      expect((await get(port, "/metrics")).body).toContain("renders_total 2");
+      expect(renders).toBe(2);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("gives a Cache-Control: no-cache scrape a rendering at most metricsFreshMs old, still at most one per interval", async () => {
+    const registry = new Registry();
+    let renders = 0;
+    new Counter({
+      name: "renders_total",
+      help: "test",
+      registers: [registry],
+      collect() {
+        renders++;
+        this.reset();
+        this.inc(renders);
+      },
+    });
+    const admin = createAdminServer({
+      address: "127.0.0.1:0",
+      registry,
+      isReady: () => true,
+      metricsCacheMs: 60_000,
+      metricsFreshMs: 200,
+    });
+    const { port } = await admin.listen();
+    const fresh = { "cache-control": "no-cache" };
+    try {
+      expect((await get(port, "/metrics")).body).toContain("renders_total 1");
+      // A flood of no-cache scrapes within 200 ms: the same rendering.
+      const bodies = await Promise.all(
+        Array.from({ length: 10 }, () => get(port, "/metrics", fresh).then((r) => r.body)),
+      );
+      expect(renders).toBeLessThanOrEqual(2);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const later = (await get(port, "/metrics", fresh)).body;
+      expect(later).toContain(`renders_total ${renders}`);
+      expect(later).not.toBe(bodies.at(-1));
+      // A plain scrape keeps the long cache: the same text as the last rendering.
+      expect((await get(port, "/metrics")).body).toBe(later);
     } finally {
       await admin.close();
     }

@@ -1,5 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -184,6 +192,99 @@ describe("gatewayMain process", () => {
     }
   });
 
+  it("a replaced route file shows at /metrics within 600 ms: by rename, by a ConfigMap's symlink swap; in place after 250 ms", async () => {
+    /** The stack's ConfigMap holds JSON. */
+    const json = (v2: number) =>
+      JSON.stringify({
+        listeners: [
+          {
+            name: "tcp-echo",
+            listen: "127.0.0.1:0",
+            routes: [
+              { name: "v1", weight: 100 - v2, endpoints: [`127.0.0.1:${backends.one.port}`] },
+              { name: "v2", weight: v2, endpoints: [`127.0.0.1:${backends.two.port}`] },
+            ],
+          },
+        ],
+      });
+    /**
+     * Milliseconds from `write(v2)` until `/metrics` shows weight v2, the cache primed by a
+     * scrape just before (what `npm run shift --metrics` does).
+     */
+    const inForceAfter = async (admin: number, write: (v2: number) => void, v2: number) => {
+      const series = 'tcp_gateway_route_weight{listener="tcp-echo",route="v2"}';
+      expect(sample((await get(admin, "/metrics")).body, series)).not.toBe(v2);
+      const started = performance.now();
+      write(v2);
+      while (sample((await get(admin, "/metrics")).body, series) !== v2)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      return performance.now() - started;
+    };
+    const run = async (config: string, rounds: [(v2: number) => void, "fast" | "in place"][]) => {
+      const program = startProgram("gateway/gatewayMain.ts", [
+        "--config",
+        config,
+        "--admin",
+        "127.0.0.1:0",
+        "--drain-seconds",
+        "0",
+      ]);
+      try {
+        const admin = portOfAddress(
+          (await program.waitForLog((line) => line.msg === "admin listening")).address,
+        );
+        for (const [index, [write, kind]] of rounds.entries()) {
+          const ms = await inForceAfter(admin, write, 10 * (index + 1));
+          if (kind === "fast") expect(ms).toBeLessThan(600);
+          else {
+            expect(ms).toBeGreaterThanOrEqual(250);
+            expect(ms).toBeLessThan(2_000);
+          }
+        }
+        program.child.kill("SIGTERM");
+        expect(await program.exited).toBe(0);
+      } finally {
+        program.child.kill("SIGKILL");
+      }
+    };
+
+    // A plain file: replaced by rename (what the shift and editors do), then rewritten in place.
+    const plain = join(directory, "latency.json");
+    writeFileSync(plain, json(0));
+    const replace = (v2: number) => {
+      writeFileSync(`${plain}.tmp`, json(v2));
+      renameSync(`${plain}.tmp`, plain);
+    };
+    await run(plain, [
+      [replace, "fast"],
+      [replace, "fast"],
+      [(v2) => writeFileSync(plain, json(v2)), "in place"],
+    ]);
+
+    // A ConfigMap volume: routes.json -> ..data/routes.json, ..data -> ..<timestamp>/
+    const volume = join(directory, "configmap");
+    mkdirSync(volume);
+    let version = 0;
+    const publish = (v2: number) => {
+      const name = `..2026_11_27_10_00_00.${++version}`;
+      mkdirSync(join(volume, name));
+      writeFileSync(join(volume, name, "routes.json"), json(v2));
+      return name;
+    };
+    symlinkSync(publish(0), join(volume, "..data"));
+    symlinkSync("..data/routes.json", join(volume, "routes.json"));
+    const swap = (v2: number) => {
+      const previous = `..2026_11_27_10_00_00.${version}`;
+      symlinkSync(publish(v2), join(volume, "..data_tmp"));
+      renameSync(join(volume, "..data_tmp"), join(volume, "..data"));
+      rmSync(join(volume, previous), { recursive: true });
+    };
+    await run(join(volume, "routes.json"), [
+      [swap, "fast"],
+      [swap, "fast"],
+    ]);
+  });
+
   it("--data-path picks how bytes are carried: handles by default, sockets on request", async () => {
     for (const [flags, dataPath] of [
       [[], "handles"],
@@ -323,12 +424,16 @@ describe("gatewayMain process", () => {
       );
       for (let i = 0; i < 8; i++) await exchange(port, "a\n");
       const series = 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}';
-      const before = sample((await get(admin, "/metrics")).body, series) as number;
-      expect(before).toBe(8);
+      // A histogram of the dead worker's connections is kept too.
+      const lifetimes =
+        'tcp_gateway_connection_duration_seconds_count{listener="tcp-echo",route="v1"}';
+      const before = (await get(admin, "/metrics")).body;
+      expect([sample(before, series), sample(before, lifetimes)]).toEqual([8, 8]);
       process.kill(pids[0] as number, "SIGKILL");
       await program.waitForLog((line) => line.msg === "worker exited; starting another");
       await program.waitForLog((line) => line.msg === "worker listening" && line.worker === 3);
-      expect(sample((await get(admin, "/metrics")).body, series)).toBe(8);
+      const after = (await get(admin, "/metrics")).body;
+      expect([sample(after, series), sample(after, lifetimes)]).toEqual([8, 8]);
       await exchange(port, "b\n");
       // /metrics is rendered at most once a second.
       await expect.poll(async () => sample((await get(admin, "/metrics")).body, series)).toBe(9);

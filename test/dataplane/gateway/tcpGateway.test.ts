@@ -229,6 +229,77 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       backend.close();
     });
 
+    it("counts resets of established connections (either side) and their lifetimes, per route", async () => {
+      // v1: tcp-echo. v2: a backend that resets when the first bytes arrive. v3: nothing listens.
+      const resetting = createServer((socket) => {
+        socket.on("error", () => {});
+        socket.once("data", () => socket.resetAndDestroy());
+      });
+      resetting.listen(0, HOST);
+      await once(resetting, "listening");
+      const dead = await deadPort();
+      const routes = (v1: number, v2: number, v3: number) =>
+        singleListener([
+          { name: "v1", weight: v1, endpoints: [at(backends.one.port)] },
+          { name: "v2", weight: v2, endpoints: [at((resetting.address() as AddressInfo).port)] },
+          { name: "v3", weight: v3, endpoints: [at(dead)] },
+        ]);
+      const gateway = await startGateway(dataPath, routes(1, 0, 0));
+      const port = portOf(gateway);
+      const settled = () => expect.poll(() => gateway.activeConnections).toBe(0);
+
+      // v1: a clean exchange, one held open for 320 ms, and one the client resets.
+      expect((await exchange(port, "a\n")).toString()).toBe("one a\n");
+      const held = await connectTo(port);
+      held.write("b\n");
+      expect((await readBytes(held, 6)).toString()).toBe("one b\n");
+      await new Promise((resolve) => setTimeout(resolve, 320));
+      const heldDone = collect(held);
+      held.end();
+      expect((await heldDone).error).toBeUndefined();
+      const aborted = await connectTo(port);
+      aborted.write("c\n");
+      expect((await readBytes(aborted, 6)).toString()).toBe("one c\n");
+      aborted.resetAndDestroy();
+      await settled();
+
+      // v2: the backend resets; the client is closed without a reply.
+      await gateway.reload(routes(0, 1, 0));
+      const victim = await connectTo(port, false);
+      victim.write("d\n");
+      expect((await collect(victim)).data.length).toBe(0);
+      await settled();
+
+      // v3: never established (every connect refused): neither a reset nor a lifetime.
+      await gateway.reload(routes(0, 0, 1));
+      expect((await collect(await connectTo(port, false))).data.length).toBe(0);
+      await settled();
+
+      const text = await metrics(gateway);
+      const resets = (route: string) =>
+        sample(text, `tcp_gateway_backend_resets_total{listener="app",route="${route}"}`);
+      expect([resets("v1"), resets("v2"), resets("v3")]).toEqual([1, 1, 0]);
+      const duration = (route: string, series: "sum" | "count") =>
+        sample(
+          text,
+          `tcp_gateway_connection_duration_seconds_${series}{listener="app",route="${route}"}`,
+        );
+      const bucket = (route: string, le: string) =>
+        sample(
+          text,
+          `tcp_gateway_connection_duration_seconds_bucket{listener="app",route="${route}",le="${le}"}`,
+        );
+      expect([duration("v1", "count"), duration("v2", "count"), duration("v3", "count")]).toEqual([
+        3, 1, 0,
+      ]);
+      // The held connection lived more than 0.25 s; the other two (a few ms) are below it.
+      expect(bucket("v1", "0.25")).toBeLessThanOrEqual(2);
+      expect(bucket("v1", "+Inf")).toBe(3);
+      expect(duration("v1", "sum")).toBeGreaterThanOrEqual(0.32);
+      expect(bucket("v3", "+Inf")).toBe(0);
+      resetting.close();
+    });
+
     it("refuses connections past maxConnections with a reset, counted, whether or not the client sent", async () => {
       const gateway = await startGateway(
         dataPath,

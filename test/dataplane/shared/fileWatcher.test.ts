@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -80,6 +80,72 @@ describe("file watcher", () => {
     const { path, seen } = setUp("routes:\n  - v1: 100\n");
     const next = seen.next();
     writeFileSync(path, half);
+    await sleep(120);
+    writeFileSync(path, full);
+    expect(await next).toBe(full);
+    await sleep(400);
+    expect(seen.events).toEqual([full]);
+  });
+
+  it("uses a replaced file at once, by rename or by a ConfigMap's ..data symlink swap; an in-place write waits stableMs", async () => {
+    // A stability window far longer than the bound below: a replacement taken for an in-place
+    // write could not be reported in time.
+    const options = { stableMs: 1_000, maxDelayMs: 3_000 };
+    /** Milliseconds from `write()` to the report of `text`. */
+    const latency = async (seen: ReturnType<typeof recorder>, write: () => void, text: string) => {
+      const next = seen.next();
+      const started = performance.now();
+      write();
+      expect(await next).toBe(text);
+      return performance.now() - started;
+    };
+
+    const plain = setUp("one\n", options);
+    expect(await latency(plain.seen, () => plain.replace("two\n"), "two\n")).toBeLessThan(600);
+    expect(
+      await latency(plain.seen, () => writeFileSync(plain.path, "three\n"), "three\n"),
+    ).toBeGreaterThanOrEqual(1_000);
+
+    // The layout kubelet writes: routes.json -> ..data/routes.json, ..data -> ..<timestamp>/
+    const directory = mkdtempSync(join(tmpdir(), "file-watch-configmap-"));
+    directories.push(directory);
+    let version = 0;
+    const publish = (text: string) => {
+      const name = `..2026_11_27_10_00_00.${++version}`;
+      mkdirSync(join(directory, name));
+      writeFileSync(join(directory, name, "routes.json"), text);
+      return name;
+    };
+    symlinkSync(publish("one\n"), join(directory, "..data"));
+    symlinkSync("..data/routes.json", join(directory, "routes.json"));
+    const configMap = recorder();
+    watches.push(
+      watchFile(join(directory, "routes.json"), configMap.handlers, {
+        errorCode: "E_TEST",
+        what: "test file",
+        ...options,
+      }),
+    );
+    for (const text of ["two\n", "three\n"]) {
+      const swap = () => {
+        const previous = `..2026_11_27_10_00_00.${version}`;
+        symlinkSync(publish(text), join(directory, "..data_tmp"));
+        renameSync(join(directory, "..data_tmp"), join(directory, "..data"));
+        rmSync(join(directory, previous), { recursive: true });
+      };
+      expect(await latency(configMap, swap, text)).toBeLessThan(600);
+    }
+  });
+
+  it("does not shorten an in-place write's stability window for events of other files", async () => {
+    const full = "routes:\n  - v2: 10\n  - v1: 90\n";
+    const half = "routes:\n  - v2: 10\n";
+    const { path, seen, directory } = setUp("routes:\n  - v1: 100\n");
+    const next = seen.next();
+    writeFileSync(path, half);
+    // The half is read about 50 ms in; another file of the directory changes after that.
+    await sleep(80);
+    writeFileSync(join(directory, "other"), "x");
     await sleep(120);
     writeFileSync(path, full);
     expect(await next).toBe(full);

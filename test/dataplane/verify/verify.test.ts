@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../../../contract/exitCodes";
 import { createEchoServer } from "../../../dataplane/echo/echoServer";
-import { runVerify } from "../../../dataplane/verify/verify";
+import { probeOnce, runVerify } from "../../../dataplane/verify/verify";
 import { parseDuration, parseVerifyArgs } from "../../../dataplane/verify/verifyArgs";
 import { verifyCli } from "../../../dataplane/verify/verifyCli";
 import type { VerifyReport } from "../../../dataplane/verify/verifyReport";
@@ -57,6 +57,21 @@ function echo(prefixOf: (index: number) => string) {
     socket.on("end", () => socket.end());
   };
 }
+
+/** Python: listen with backlog 0, fill the accept queue, print the port, wait for stdin EOF. */
+const BLACKHOLE_PY = `
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+port = s.getsockname()[1]
+fillers = []
+for _ in range(2):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    fillers.append(c)
+print(port, flush=True)
+sys.stdin.read()
+`;
 
 /** Every fifth connection answered by v2: an exact 20% split. */
 const twentyPercent = echo((index) => (index % 5 === 4 ? "two" : "one"));
@@ -167,8 +182,51 @@ describe("runVerify", () => {
       concurrency: 2,
       timeoutMs: 150,
     });
-    expect(timedOut.errors).toEqual({ timeout: 2 });
+    expect(timedOut.errors).toEqual({ "reply timeout": 2 });
     expect(timedOut.failed).toBe(2);
+  });
+
+  it("says whether a probe failed connecting or waiting for the reply, timeouts included", async () => {
+    const target = (port: number, timeoutMs = 5000) => ({ host: "127.0.0.1", port, timeoutMs });
+    const probe = (port: number, timeoutMs?: number) =>
+      probeOnce(target(port, timeoutMs), { v1: "one", v2: "two" }, 1);
+
+    const closedPort = await serve(() => {});
+    await stop(servers.pop() as (typeof servers)[number]);
+    expect(await probe(closedPort)).toEqual({
+      kind: "error",
+      phase: "connect",
+      reason: "ECONNREFUSED",
+    });
+    // A listener whose accept queue is full: Linux drops the SYN, the connect never completes.
+    const blackhole = spawn("python3", ["-c", BLACKHOLE_PY], { stdio: ["pipe", "pipe", "ignore"] });
+    try {
+      const [portText] = await once(blackhole.stdout, "data");
+      expect(await probe(Number(String(portText)), 200)).toEqual({
+        kind: "error",
+        phase: "connect",
+        reason: "connect timeout",
+      });
+    } finally {
+      blackhole.kill();
+    }
+    expect(await probe(await serve(() => {}), 200)).toEqual({
+      kind: "error",
+      phase: "reply",
+      reason: "reply timeout",
+    });
+    expect(
+      await probe(await serve((socket) => socket.once("data", () => socket.resetAndDestroy()))),
+    ).toEqual({
+      kind: "error",
+      phase: "reply",
+      reason: "ECONNRESET",
+    });
+    expect(await probe(await serve((socket) => socket.once("data", () => socket.end())))).toEqual({
+      kind: "error",
+      phase: "reply",
+      reason: "closed before reply",
+    });
   });
 });
 

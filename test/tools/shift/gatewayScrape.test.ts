@@ -1,11 +1,15 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { createGateway } from "../../../dataplane/gateway/tcpGateway";
+import { createGateway, DATA_PATHS } from "../../../dataplane/gateway/tcpGateway";
+import { runVerify } from "../../../dataplane/verify/verify";
 import {
   gatewaySnapshot,
   parsePrometheusText,
   routeDelta,
 } from "../../../tools/shift/gatewayScrape";
-import { echoPair, exchange, singleListener } from "../../dataplane/netHelpers";
+import { emptyWindow } from "../../../tools/shift/probeWindow";
+import { gatewayGate } from "../../../tools/shift/shiftGates";
+import { at, echoPair, exchange, singleListener } from "../../dataplane/netHelpers";
+import { startFaultyEcho } from "./faultyEcho";
 
 const backends = echoPair();
 const names = { v1: "v1", v2: "v2" };
@@ -34,12 +38,72 @@ describe("the gateway's /metrics as the shift reads it", () => {
     const after = gatewaySnapshot(parsePrometheusText(await gateway.registry.metrics()), names);
     expect(after.weights).toEqual({ v1: 80, v2: 20 });
     expect(after.reloads).toBe(before.reloads + 1);
-    expect(routeDelta(before.routes.v1, after.routes.v1)).toEqual({
+    expect(routeDelta(before.routes.v1, after.routes.v1)).toMatchObject({
       connections: 1,
       connectFailures: 0,
       backendUnavailable: 0,
+      resets: 0,
     });
   });
+
+  it.each(DATA_PATHS)(
+    "%s data path: sees a v2 that resets half its connections as resets of v2, and the gateway gate fails it",
+    async (dataPath) => {
+      const v2 = await startFaultyEcho("two", { resetEvery: 2 });
+      const gateway = createGateway({
+        dataPath,
+        routes: singleListener(
+          [
+            { name: "v1", weight: 50, endpoints: [at(backends.one.port)] },
+            { name: "v2", weight: 50, endpoints: [at(v2.port)] },
+          ],
+          {},
+          "tcp-echo",
+        ),
+      });
+      gateways.push(gateway);
+      await gateway.listen();
+      const scrape = async () =>
+        gatewaySnapshot(parsePrometheusText(await gateway.registry.metrics()), names);
+      const before = await scrape();
+      const result = await runVerify({
+        host: "127.0.0.1",
+        port: gateway.address("tcp-echo")?.port as number,
+        connections: 200,
+        concurrency: 8,
+        timeoutMs: 5000,
+      });
+      await expect.poll(() => gateway.activeConnections).toBe(0);
+      const after = await scrape();
+      await v2.close();
+      // Smooth 50/50: 100 connections each; the relay reset every second v2 connection.
+      expect(result.counts).toEqual({ v1: 100, v2: 50 });
+      expect(v2.reset).toBe(50);
+      const window = {
+        v1: routeDelta(before.routes.v1, after.routes.v1),
+        v2: routeDelta(before.routes.v2, after.routes.v2),
+      };
+      expect(window.v1).toMatchObject({ connections: 100, resets: 0, backendUnavailable: 0 });
+      expect(window.v2).toMatchObject({ connections: 100, resets: 50, backendUnavailable: 0 });
+      // Every connection was established: each has a lifetime in the histogram.
+      expect(window.v1.durationBuckets?.at(-1)).toEqual({
+        le: Number.POSITIVE_INFINITY,
+        count: 100,
+      });
+      expect(window.v2.durationBuckets?.at(-1)).toEqual({
+        le: Number.POSITIVE_INFINITY,
+        count: 100,
+      });
+      const gate = gatewayGate(
+        { weight: 50, probe: emptyWindow(), gateway: window },
+        { alpha: 0.001, minSamples: 100, maxErrorRate: 0.01, maxLatencyIncreaseMs: 10 },
+      );
+      expect(gate?.verdict).toBe("fail");
+      expect(gate?.summary).toMatch(
+        /^v2 failed 50 of 100 \(50\.0%\) vs v1 0 of 100 \(0\.0%\) \(unavailable or reset, all traffic\); connect failures v1 0, v2 0; durations p99 /,
+      );
+    },
+  );
 
   it("names the listeners and routes it saw when the routes are not there", () => {
     const samples = parsePrometheusText(

@@ -21,7 +21,7 @@ const POLICY: GatePolicy = {
 /** A window: answered per version, failures by class, latencies all `ms` (or given). */
 function window(
   answered: { v1: number; v2: number },
-  failed: Partial<Record<"reset" | "timeout", number>> = {},
+  failed: Partial<Record<"reset" | "connect timeout" | "reply timeout", number>> = {},
   latency: { v1?: number[]; v2?: number[] } = {},
 ): WindowCounts {
   const counts = emptyWindow();
@@ -114,10 +114,14 @@ describe("tookEffectGate", () => {
   });
 
   it("fails when nothing answered", () => {
-    const evidence = { weight: 10, probe: window({ v1: 0, v2: 0 }, { timeout: 5 }) };
+    const evidence = {
+      weight: 10,
+      probe: window({ v1: 0, v2: 0 }, { "connect timeout": 2, "reply timeout": 3 }),
+    };
     expect(tookEffectGate(evidence, attributeFailures(evidence), POLICY)).toMatchObject({
       verdict: "fail",
-      summary: "no connection was answered by either version (5 of 5 failed: timeout 5)",
+      summary:
+        "no connection was answered by either version (5 of 5 failed: connect timeout 2, reply timeout 3)",
     });
   });
 });
@@ -241,6 +245,24 @@ describe("gatewayGate", () => {
     );
     expect(gate?.verdict).toBe("fail");
     expect(gate?.tests.at(-1)?.name).toContain("connection durations past v1's p99");
+  });
+
+  it("compares durations only at a split weight, as the plan budgets (not v1's old connections at 100)", () => {
+    const buckets = (counts: number[]) =>
+      [0.005, 0.01, Number.POSITIVE_INFINITY].map((le, i) => ({ le, count: counts[i] as number }));
+    const gate = gatewayGate(
+      {
+        weight: 100,
+        probe: window({ v1: 0, v2: 400 }),
+        gateway: {
+          // Long-lived v1 connections opened before the step, closing during it.
+          v1: routed(0, { durationBuckets: buckets([0, 0, 50]) }),
+          v2: routed(400, { durationBuckets: buckets([400, 400, 400]) }),
+        },
+      },
+      POLICY,
+    );
+    expect(gate?.tests.map((t) => t.name)).toEqual(["v2 above the 1.0% ceiling (exact binomial)"]);
   });
 
   it("is absent without --metrics", () => {

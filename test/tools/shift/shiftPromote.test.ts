@@ -27,7 +27,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function localMode(): Promise<{ stack: LocalStack; stackFile: string }> {
+async function localMode(admin?: string): Promise<{ stack: LocalStack; stackFile: string }> {
   const dir = mkdtempSync(join(tmpdir(), "shift-local-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const stackFile = join(dir, "Pulumi.dev.yaml");
@@ -38,6 +38,7 @@ async function localMode(): Promise<{ stack: LocalStack; stackFile: string }> {
     print: () => {},
     printError: () => {},
     logger: silentLogger,
+    ...(admin === undefined ? {} : { admin }),
   });
   cleanups.push(() => stack.close(0));
   return { stack, stackFile };
@@ -79,6 +80,37 @@ describe("npm run shift against local mode (stack file)", () => {
     expect(stack.weights).toEqual({ v1: 0, v2: 100 });
     expect(run.stderr).toMatch(/^promoted: weight 100 in force, every step passed/m);
     expect(readFileSync(report, "utf8")).toContain("## tcp-shift: promoted (weight 100 now)");
+  });
+
+  it("with npm start --admin, takes --metrics: weights in force as the gateway reports them, failures attributed", async () => {
+    const { stack, stackFile } = await localMode("127.0.0.1:0");
+    const metricsUrl = `http://127.0.0.1:${stack.admin?.port}/metrics`;
+    const run = await runShift([
+      ...localArgs(stack, stackFile, "50,100"),
+      "--metrics",
+      metricsUrl,
+      "--baseline",
+      "0",
+    ]);
+    const result = JSON.parse(run.stdout);
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(result.result).toBe("promoted");
+    const steps = result.records.filter((r: { kind: string }) => r.kind === "step");
+    expect(steps.map((r: { inForce: { how: string; detail: string } }) => r.inForce)).toEqual([
+      expect.objectContaining({ how: "metrics", detail: "the gateway reports v1=50 v2=50" }),
+      expect.objectContaining({ how: "metrics", detail: "the gateway reports v1=0 v2=100" }),
+    ]);
+    // The file watcher's settle and a poll, not the admin's one-second /metrics cache.
+    for (const step of steps) expect(step.inForce.afterMs).toBeLessThan(600);
+    const errors = steps[0].gates.find((g: { gate: string }) => g.gate === "errors");
+    expect(errors.summary).toMatch(/^v2 failed 0 of \d+ \(0\.0%\) vs v1 0 of \d+ \(0\.0%\)/);
+    expect(steps[0].window.gateway.v2).toMatchObject({ resets: 0, backendUnavailable: 0 });
+    // Every connection of the window has a lifetime; +Inf written as Prometheus does.
+    expect(steps[0].window.gateway.v2.durationBuckets.at(-1)).toEqual({
+      le: "+Inf",
+      count: steps[0].window.gateway.v2.connections,
+    });
   });
 
   it("stops between steps on Ctrl-C, leaves the weight where it is and says so", async () => {
