@@ -24,8 +24,7 @@ import type {
 } from "./infra/config/settings";
 import { loadStackConfig, type StackSecrets } from "./infra/config/stackConfig";
 import { ISTIO_SYSTEM_NAMESPACE } from "./infra/constants";
-import { ASM_INGRESS_SERVICE_NAME } from "./infra/manifests/ingressManifests";
-import { meshIngressPods } from "./infra/manifests/meshManifests";
+import { asmIngressServiceName, meshIngressPodsOf } from "./infra/manifests/ingressManifests";
 import type { RouteTarget } from "./infra/manifests/routeTarget";
 import { splitWeights } from "./infra/manifests/weights";
 
@@ -78,7 +77,13 @@ function declareMeshRoutes(
   const routeAfter = splitter ? [splitter] : [];
   if (routing.api === "istio") {
     new MeshRoutes(`${app.name}-routes`, {
-      config: { app, ingressPort: settings.ingress.port, target, apiVersion: routing.apiVersion },
+      config: {
+        app,
+        ingressPort: settings.ingress.port,
+        target,
+        apiVersion: routing.apiVersion,
+        ingressPods: meshIngressPodsOf(settings.mode, app.name),
+      },
       proxyProtocolToSplitter,
       routeAfter,
       provider: providers.mesh,
@@ -96,7 +101,7 @@ function declareMeshRoutes(
       ...(settings.mode === "asm"
         ? {
             existingService: {
-              name: ASM_INGRESS_SERVICE_NAME,
+              name: asmIngressServiceName(app.name),
               namespace: ISTIO_SYSTEM_NAMESPACE,
             },
           }
@@ -135,7 +140,7 @@ function deployTcpShift(
       !mesh || settings.routing.api === "gateway-api" || settings.splitter === "gateway",
     networkPolicySources: {
       sidecar: mesh,
-      ...(mesh ? { meshIngress: meshIngressPods() } : {}),
+      ...(mesh ? { meshIngress: meshIngressPodsOf(settings.mode, app.name) } : {}),
       ...(settings.metricsNamespace ? { metricsNamespace: settings.metricsNamespace } : {}),
     },
   });
@@ -161,11 +166,12 @@ function deployTcpShift(
   const provisionedHost = declareMeshRoutes(settings, splitter, clb, providers);
   if (settings.mode === "asm") {
     return new AsmIngress(`${app.name}-ingress`, {
-      config: { ingress: settings.ingress, clusterId: settings.clusterId },
+      config: { appName: app.name, ingress: settings.ingress, clusterId: settings.clusterId },
       serviceAnnotations: clb.annotations,
       meshProvider: providers.mesh,
-      dataPlaneProvider: providers.dataPlane,
       address: clb.address,
+      dataPlaneKubeconfig: providers.dataPlaneKubeconfig,
+      waitSeconds: stack.serviceWaitSeconds,
     }).host;
   }
   // istio mode with the Gateway API: Istio deployed the gateway and its LoadBalancer Service.

@@ -34,8 +34,13 @@ export const ISTIO_SYSTEM_NAMESPACE = "istio-system";
 /** ASM's own ingress gateway resource (control-plane API server). */
 export const ASM_GATEWAY_API_VERSION = "istio.alibabacloud.com/v1beta1";
 export const ASM_GATEWAY_KIND = "IstioGateway";
-/** ASM names the Deployment/Service `istio-<name>`; `ingressgateway` gives the usual labels. */
-export const ASM_GATEWAY_NAME = "ingressgateway";
+/**
+ * The app's own ASM ingress gateway is `IstioGateway <app>-ingressgateway`; ASM names its
+ * Deployment and Service `istio-<that name>`. The mesh's shared `ingressgateway` is never declared.
+ */
+export const ASM_GATEWAY_SUFFIX = "ingressgateway";
+/** Pod label of the app's own ASM gateway pods (through `podLabels`); its Istio Gateway selects it. */
+export const ASM_INGRESS_POD_LABEL = "tcp-shift/ingress-gateway";
 
 /** Istio networking API versions accepted for Gateway / VirtualService / DestinationRule. */
 export const ISTIO_NETWORKING_API_VERSIONS = [
@@ -71,6 +76,13 @@ export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 /** Topology keys the bundled gateway spreads its pods over. */
 export const ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone";
 export const HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname";
+
+/**
+ * Annotation that makes the Kubernetes provider force its server-side apply: the stack's fields
+ * win over another field manager's (an edit in the ASM console, kubectl edit) instead of failing
+ * the update with a conflict.
+ */
+export const PULUMI_PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
 
 /** Annotation prefix the ACK cloud controller reads on LoadBalancer Services. */
 export const CLB_ANNOTATION_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-";

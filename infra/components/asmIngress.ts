@@ -1,33 +1,46 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { UserError } from "../../contract/userError";
+import { readServiceOverHttps } from "../cluster/kubeRequest";
+import { programHost } from "../cluster/programHost";
+import { awaitServiceAddress } from "../cluster/serviceAddress";
 import { ISTIO_SYSTEM_NAMESPACE } from "../constants";
 import {
-  ASM_INGRESS_SERVICE_NAME,
   type AsmIngressConfig,
   asmIngressGateway,
+  asmIngressGatewayName,
+  asmIngressServiceName,
 } from "../manifests/ingressManifests";
-import { loadBalancerHost } from "./loadBalancerHost";
 
 /** Arguments of {@link AsmIngress}. */
 export interface AsmIngressArgs {
-  /** Port, replicas, resources and the ACK cluster id of the gateway. */
+  /** The app, port, replicas, resources and the ACK cluster id of the gateway. */
   config: AsmIngressConfig;
-  /** CLB annotations for the gateway Service (from `Clb`). */
+  /** CLB annotations for the gateway Service (from `Clb`; per-key Outputs). */
   serviceAnnotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** The ASM control plane, where `IstioGateway` is declared. */
+  /** The ASM control plane, where the `IstioGateway` is declared. */
   meshProvider: k8s.Provider;
-  /** The ACK data plane, where ASM creates `istio-system/istio-ingressgateway`. */
-  dataPlaneProvider: k8s.Provider;
   /**
    * The CLB's address when known (created or reused); otherwise it is read from the Service ASM
-   * creates, once the controller has assigned it.
+   * creates in the ACK cluster, once the cloud controller has assigned it.
    */
   address?: pulumi.Output<string>;
+  /** Kubeconfig (secret) of the ACK cluster: needed to read that Service when `address` is unset. */
+  dataPlaneKubeconfig?: pulumi.Output<string>;
+  /** How long `up` waits for ASM's Service and its address. */
+  waitSeconds: number;
 }
 
 /**
- * ASM's ingress gateway: an `IstioGateway ingressgateway` (REFERENCE section 3) with the ingress
- * port and the CLB annotations. ASM runs the gateway pods and Service in the ACK cluster.
+ * ASM's ingress gateway for this app: an `IstioGateway <app>-ingressgateway` of its own
+ * (REFERENCE section 3) with the ingress port, the CLB annotations and a pod label the app's
+ * Istio Gateway selects. ASM runs its pods and the Service `istio-<app>-ingressgateway` in the
+ * ACK cluster. The mesh's shared default `ingressgateway` is left exactly as it is: the stack
+ * never creates, patches or deletes what it does not own.
+ *
+ * Without a known CLB address (`clb: controller`), `host` comes from that Service: `up` waits for
+ * ASM to create it and the cloud controller to give it an address (bounded, with progress); a
+ * preview reads it once and leaves the address unknown when it is not there yet.
  */
 export class AsmIngress extends pulumi.ComponentResource {
   /** Address clients connect to. */
@@ -40,15 +53,54 @@ export class AsmIngress extends pulumi.ComponentResource {
       asmIngressGateway(args.config, args.serviceAnnotations),
       { parent: this, provider: args.meshProvider },
     );
-    this.host =
-      args.address ??
-      loadBalancerHost(
-        k8s.core.v1.Service.get(
-          `${name}-service`,
-          `${ISTIO_SYSTEM_NAMESPACE}/${ASM_INGRESS_SERVICE_NAME}`,
-          { parent: this, provider: args.dataPlaneProvider, dependsOn: [gateway] },
-        ),
-      );
+    this.host = args.address ?? this.serviceAddress(gateway, args);
     this.registerOutputs({ host: this.host });
+  }
+
+  /** The address of the Service ASM creates, once it exists and the CLB has one. */
+  private serviceAddress(
+    gateway: k8s.apiextensions.CustomResource,
+    args: AsmIngressArgs,
+  ): pulumi.Output<string> {
+    const { appName, clusterId } = args.config;
+    if (!args.dataPlaneKubeconfig) {
+      throw new pulumi.RunError(
+        "asm mode with clb controller reads the gateway's address from the ACK cluster and needs its kubeconfig (TCP_SHIFT_KUBECONFIG or TCP_SHIFT_CLUSTER_ID)",
+      );
+    }
+    const service = asmIngressServiceName(appName);
+    const gatewayName = `${ISTIO_SYSTEM_NAMESPACE}/${asmIngressGatewayName(appName)}`;
+    const read = programHost().readService ?? readServiceOverHttps;
+    // gateway.id is unknown in the preview of a fresh stack: the address is then unknown too.
+    const address = pulumi
+      .all([gateway.id, args.dataPlaneKubeconfig])
+      .apply(async ([, kubeconfig]) => {
+        const readOnce = () => read(kubeconfig, ISTIO_SYSTEM_NAMESPACE, service);
+        if (pulumi.runtime.isDryRun()) {
+          const reading = await readOnce().catch(() => ({ found: false as const }));
+          return reading.found && reading.address ? reading.address : (pulumi.unknown as string);
+        }
+        try {
+          return await awaitServiceAddress({
+            read: readOnce,
+            service: `${ISTIO_SYSTEM_NAMESPACE}/${service}`,
+            cluster: `ACK cluster ${clusterId}`,
+            creator: `ASM (IstioGateway ${gatewayName})`,
+            checks: [
+              `the IstioGateway's clusterIds lists ${clusterId}, and that cluster is added to the ASM instance`,
+              `its status and events in the ASM console (ASM Gateways), and kubectl -n ${ISTIO_SYSTEM_NAMESPACE} get deploy,svc,events in the ACK cluster`,
+              "the cloud controller's events on the Service (CLB quota, the annotations, the vSwitch)",
+              "a slower region: raise TCP_SHIFT_SERVICE_WAIT_SECONDS (default 600)",
+            ],
+            timeoutSeconds: args.waitSeconds,
+            log: (message) => pulumi.log.info(message, gateway),
+          });
+        } catch (error) {
+          if (error instanceof UserError) throw new pulumi.RunError(error.message);
+          throw error;
+        }
+      });
+    // Read with the (secret) kubeconfig, but an address is no secret.
+    return pulumi.unsecret(address);
   }
 }

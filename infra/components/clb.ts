@@ -24,8 +24,11 @@ export interface ClbArgs {
  * CIDR. `annotations` go on the LoadBalancer Service (or ASM's `serviceAnnotations`).
  */
 export class Clb extends pulumi.ComponentResource {
-  /** Annotations for the ingress Service. */
-  readonly annotations: pulumi.Output<Record<string, string>>;
+  /**
+   * Annotations for the ingress Service, one Output per key where the value comes from a
+   * resource: in a preview, ids not created yet are unknown and every other key stays known.
+   */
+  readonly annotations: Record<string, pulumi.Input<string>>;
   /** The CLB's address; undefined with `clb: controller` (read it from the Service instead). */
   readonly address?: pulumi.Output<string>;
 
@@ -80,9 +83,10 @@ export class Clb extends pulumi.ComponentResource {
       aclId = acl.id;
     }
 
-    this.annotations = pulumi
-      .all([loadBalancerId, aclId])
-      .apply(([id, acl]) => clbAnnotations(config, { loadBalancerId: id, aclId: acl }));
+    this.annotations = clbAnnotations<pulumi.Output<string>>(config, {
+      loadBalancerId,
+      aclId,
+    });
     this.registerOutputs({ annotations: this.annotations, address: this.address });
   }
 }

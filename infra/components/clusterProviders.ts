@@ -1,8 +1,11 @@
 /**
  * The Kubernetes providers: in asm mode one for the ACK data plane and one for the ASM control
  * plane (REFERENCE section 3); in istio and standalone mode one cluster serves both roles. Every
- * kubeconfig is a Pulumi secret, whether it came from config or from the Alibaba Cloud API (whose
- * outputs are not marked secret).
+ * kubeconfig is a Pulumi secret, whether it came from config, a file or the Alibaba Cloud API
+ * (whose outputs are not marked secret). Each provider carries a `clusterIdentifier` (the ACK
+ * cluster or ASM instance id, else the API server URL): a kubeconfig that changes its names, its
+ * credential or its endpoint then updates the provider instead of replacing it, and with it every
+ * Deployment and LoadBalancer Service.
  */
 import * as alicloud from "@pulumi/alicloud";
 import * as k8s from "@pulumi/kubernetes";
@@ -17,23 +20,27 @@ export interface ClusterProviders {
   dataPlane: k8s.Provider;
   /** Istio objects and ASM's IstioGateway: the ASM control plane (the same cluster outside asm). */
   mesh: k8s.Provider;
+  /**
+   * The data plane's kubeconfig (secret), for the one read the program makes itself: the Service
+   * ASM creates. Undefined when the provider falls back to its own defaults.
+   */
+  dataPlaneKubeconfig?: pulumi.Output<string>;
 }
 
-/** Kubeconfig of the data plane: from config, from `clusterId`, or the ambient one (undefined). */
-function dataPlaneKubeconfig(access: DataPlaneAccess, secrets: StackSecrets) {
-  switch (access.source) {
-    case "kubeconfig":
-      return secrets.kubeconfig ? pulumi.secret(secrets.kubeconfig) : undefined;
-    case "clusterId": {
-      const credential = alicloud.cs.getClusterCredentialOutput({ clusterId: access.clusterId });
-      return pulumi.secret(credential.kubeConfig);
-    }
-    case "ambient":
-      return undefined;
+/** Kubeconfig of the data plane: from config or a file (already read), or from `clusterId`. */
+function dataPlaneKubeconfig(
+  access: DataPlaneAccess,
+  secrets: StackSecrets,
+): pulumi.Output<string> | undefined {
+  if (access.source === "clusterId") {
+    const credential = alicloud.cs.getClusterCredentialOutput({ clusterId: access.clusterId });
+    return pulumi.secret(credential.kubeConfig);
   }
+  // `kubeconfig` (config or TCP_SHIFT_KUBECONFIG) or the ambient file, read by loadStackConfig.
+  return secrets.kubeconfig ? pulumi.secret(secrets.kubeconfig) : undefined;
 }
 
-/** Kubeconfig of the ASM control plane: from config or from `meshId`. */
+/** Kubeconfig of the ASM control plane: from config or a file, or from `meshId`. */
 function meshKubeconfig(access: MeshAccess, secrets: StackSecrets): pulumi.Output<string> {
   if (access.source === "kubeconfig" && secrets.meshKubeconfig)
     return pulumi.secret(secrets.meshKubeconfig);
@@ -58,16 +65,27 @@ function meshKubeconfig(access: MeshAccess, secrets: StackSecrets): pulumi.Outpu
 }
 
 /** Create the providers the mode needs. */
-export function createClusterProviders({ settings, secrets }: StackConfig): ClusterProviders {
+export function createClusterProviders({
+  settings,
+  secrets,
+  clusters,
+}: StackConfig): ClusterProviders {
+  const dataPlaneKubeconfigText = dataPlaneKubeconfig(settings.access.dataPlane, secrets);
   const dataPlane = new k8s.Provider(DATA_PLANE_PROVIDER_NAME, {
-    kubeconfig: dataPlaneKubeconfig(settings.access.dataPlane, secrets),
+    kubeconfig: dataPlaneKubeconfigText,
+    ...(clusters.dataPlane.identity ? { clusterIdentifier: clusters.dataPlane.identity } : {}),
     // The standalone route ConfigMap must be updated in place (the gateway reloads it), not
     // replaced: a replace deletes the ConfigMap with a fixed name before recreating it.
     enableConfigMapMutable: true,
   });
-  if (settings.mode !== "asm") return { dataPlane, mesh: dataPlane };
+  const connection = {
+    dataPlane,
+    ...(dataPlaneKubeconfigText ? { dataPlaneKubeconfig: dataPlaneKubeconfigText } : {}),
+  };
+  if (settings.mode !== "asm") return { ...connection, mesh: dataPlane };
   const mesh = new k8s.Provider(MESH_PROVIDER_NAME, {
     kubeconfig: meshKubeconfig(settings.access.mesh, secrets),
+    ...(clusters.mesh?.identity ? { clusterIdentifier: clusters.mesh.identity } : {}),
   });
-  return { dataPlane, mesh };
+  return { ...connection, mesh };
 }

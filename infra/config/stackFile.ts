@@ -66,8 +66,16 @@ export function isSecureValue(value: unknown): boolean {
   return typeof value === "object" && value !== null && "secure" in value;
 }
 
-/** Stand-in kubeconfig: passes the schema, reaches no cluster. */
-const KUBECONFIG_STAND_IN = "apiVersion: v1\nkind: Config\nclusters: []\n";
+/** Stand-in kubeconfig: a complete one (the program reads its context), reaching no cluster. */
+const KUBECONFIG_STAND_IN = [
+  "apiVersion: v1",
+  "kind: Config",
+  "clusters: [{name: encrypted, cluster: {server: https://not-decrypted.invalid}}]",
+  "contexts: [{name: encrypted, context: {cluster: encrypted, user: encrypted}}]",
+  "current-context: encrypted",
+  "users: [{name: encrypted, user: {}}]",
+  "",
+].join("\n");
 /** Stand-in for any other encrypted value. */
 export const SECRET_STAND_IN = "[secret]";
 

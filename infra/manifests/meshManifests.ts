@@ -11,6 +11,7 @@ import {
   ISTIO_NETWORKING_API_VERSIONS,
   ISTIO_SYSTEM_NAMESPACE,
   type IstioNetworkingApiVersion,
+  PULUMI_PATCH_FORCE_ANNOTATION,
   TCP_PORT_NAME,
   VERSION_LABEL,
   VERSIONS,
@@ -29,6 +30,11 @@ export interface MeshRoutesConfig {
   target: RouteTarget;
   /** API version of Gateway, VirtualService and DestinationRule. */
   apiVersion: IstioNetworkingApiVersion;
+  /**
+   * The ingress gateway pods the Gateway selects: asm mode's own gateway
+   * (`ingressManifests.asmIngressPods`). @default meshIngressPods() (Istio's default gateway)
+   */
+  ingressPods?: MeshIngressPods;
 }
 
 /** The mesh's ingress gateway pods: where they run and the labels they carry. */
@@ -46,13 +52,15 @@ export function meshIngressPods(): MeshIngressPods {
 }
 
 /** Gateway: one TCP server on `ingressPort` on the ingress gateway pods, any host. */
-export function istioGateway(config: Pick<MeshRoutesConfig, "app" | "ingressPort" | "apiVersion">) {
+export function istioGateway(
+  config: Pick<MeshRoutesConfig, "app" | "ingressPort" | "apiVersion" | "ingressPods">,
+) {
   return {
     apiVersion: config.apiVersion,
     kind: "Gateway",
     metadata: { name: objectNames(config.app.name).istioGateway, namespace: config.app.namespace },
     spec: {
-      selector: meshIngressPods().labels,
+      selector: (config.ingressPods ?? meshIngressPods()).labels,
       servers: [
         {
           port: { number: config.ingressPort, name: TCP_PORT_NAME, protocol: "TCP" },
@@ -88,7 +96,13 @@ export function virtualService(config: MeshRoutesConfig) {
   return {
     apiVersion: config.apiVersion,
     kind: "VirtualService",
-    metadata: { name: names.virtualService, namespace: config.app.namespace },
+    metadata: {
+      name: names.virtualService,
+      namespace: config.app.namespace,
+      // The weights are the stack's: after an edit in the ASM console (another field manager),
+      // `pulumi up` takes them back instead of failing on a server-side apply conflict.
+      annotations: { [PULUMI_PATCH_FORCE_ANNOTATION]: "true" },
+    },
     spec: {
       hosts: ["*"],
       gateways: [names.istioGateway],

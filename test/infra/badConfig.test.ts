@@ -67,8 +67,8 @@ const CASES: Array<[string, Record<string, string>, string]> = [
     { clusterId: ASM_ACCESS.clusterId },
     [
       "Cluster access is not configured for this stack:",
-      "  - ASM control plane (Istio resources and IstioGateway): set tcp-shift:meshId or tcp-shift:meshKubeconfig",
-      "      pulumi config set tcp-shift:meshId <ASM instance id>  (or: pulumi config set --secret tcp-shift:meshKubeconfig < asm-kubeconfig.yaml)",
+      "  - ASM control plane (Istio resources and IstioGateway): set TCP_SHIFT_MESH_KUBECONFIG or TCP_SHIFT_MESH_ID (or the config key tcp-shift:meshKubeconfig / tcp-shift:meshId)",
+      "      export TCP_SHIFT_MESH_KUBECONFIG=<path of the ASM kubeconfig>  (or: export TCP_SHIFT_MESH_ID=<ASM instance id>)",
     ].join("\n"),
   ],
   [
@@ -76,10 +76,10 @@ const CASES: Array<[string, Record<string, string>, string]> = [
     {},
     [
       "Cluster access is not configured for this stack:",
-      "  - ACK data-plane cluster (ASM deploys the ingress gateway there): set tcp-shift:clusterId",
-      "      pulumi config set tcp-shift:clusterId <ACK cluster id>",
-      "  - ASM control plane (Istio resources and IstioGateway): set tcp-shift:meshId or tcp-shift:meshKubeconfig",
-      "      pulumi config set tcp-shift:meshId <ASM instance id>  (or: pulumi config set --secret tcp-shift:meshKubeconfig < asm-kubeconfig.yaml)",
+      "  - ACK data-plane cluster (ASM deploys the ingress gateway there): set TCP_SHIFT_CLUSTER_ID (or the config key tcp-shift:clusterId)",
+      "      export TCP_SHIFT_CLUSTER_ID=<ACK cluster id>",
+      "  - ASM control plane (Istio resources and IstioGateway): set TCP_SHIFT_MESH_KUBECONFIG or TCP_SHIFT_MESH_ID (or the config key tcp-shift:meshKubeconfig / tcp-shift:meshId)",
+      "      export TCP_SHIFT_MESH_KUBECONFIG=<path of the ASM kubeconfig>  (or: export TCP_SHIFT_MESH_ID=<ASM instance id>)",
     ].join("\n"),
   ],
 ];

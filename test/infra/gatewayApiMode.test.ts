@@ -60,7 +60,7 @@ describe("routingApi gateway-api, asm mode, weightV2 0", () => {
       "Deployment/tcp-echo-v1",
       "Deployment/tcp-echo-v2",
       "Gateway/tcp-echo-gateway",
-      "IstioGateway/ingressgateway",
+      "IstioGateway/tcp-echo-ingressgateway",
       "NetworkPolicy/tcp-echo",
       "Service/tcp-echo",
       "Service/tcp-echo-v1",
@@ -87,7 +87,7 @@ describe("routingApi gateway-api, asm mode, weightV2 0", () => {
     ).toEqual([]);
     // ASM deploys no gateway for a Gateway: it must name the Service of an existing one.
     expect((gateway.object.spec as { addresses: unknown }).addresses).toEqual([
-      { type: "Hostname", value: "istio-ingressgateway.istio-system.svc.cluster.local" },
+      { type: "Hostname", value: "istio-tcp-echo-ingressgateway.istio-system.svc.cluster.local" },
     ]);
     const route = findObject(run, "TCPRoute", "tcp-echo");
     expect(route.provider).toBe(MESH_PROVIDER_NAME);
@@ -120,7 +120,7 @@ describe("routingApi gateway-api, asm mode, weightV2 0", () => {
       "tcp-shift:ingress:AsmIngress tcp-echo-ingress",
       "tcp-shift:mesh:GatewayApiRoutes tcp-echo-routes",
     ]);
-    const asm = findObject(run, "IstioGateway", "ingressgateway").object;
+    const asm = findObject(run, "IstioGateway", "tcp-echo-ingressgateway").object;
     expect((asm.spec as { serviceAnnotations: unknown }).serviceAnnotations).toEqual({
       [CLB_ANNOTATIONS.id]: "tcp-echo-clb-load-balancer id (known after up)",
       [CLB_ANNOTATIONS.forceOverrideListeners]: "true",

@@ -8,6 +8,7 @@ import {
   installMocks,
   type ProgramRun,
   type RecordedResource,
+  type RunProgramArgs,
   revealSecrets,
   runProgram,
 } from "../../tools/render/renderProgram";
@@ -55,15 +56,32 @@ export function lastWarnings(): string[] {
   return [...warnings];
 }
 
+/** What the program sees of the machine: environment, files, the data plane's answer. */
+export type ProgramMachine = Pick<RunProgramArgs, "env" | "files" | "serviceReading">;
+
+/** A complete kubeconfig for `server` (token auth), as kubectl writes one. */
+export function testKubeconfig(server: string, names = "ctx", token = "token-1"): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    `clusters: [{name: ${names}-cluster, cluster: {server: "${server}", certificate-authority-data: Q0E=}}]`,
+    `contexts: [{name: ${names}, context: {cluster: ${names}-cluster, user: ${names}-user}}]`,
+    `current-context: ${names}`,
+    `users: [{name: ${names}-user, user: {token: ${token}}}]`,
+  ].join("\n");
+}
+
 /** Run the program with `config` (CLI-style strings), importing it fresh. */
 export function runWith(
   config: Record<string, string>,
   secretKeys: string[] = [],
+  machine: ProgramMachine = {},
 ): Promise<ProgramRun> {
   warnings = [];
   return runProgram({
     config,
     secretKeys,
+    ...machine,
     importProgram: async () => {
       vi.resetModules();
       return (await import("../../index.js")) as Record<string, unknown>;

@@ -67,7 +67,7 @@ describe("splitter gateway, routingApi istio (asm)", () => {
       "Deployment/tcp-echo-v1",
       "Deployment/tcp-echo-v2",
       "Gateway/tcp-echo-gateway",
-      "IstioGateway/ingressgateway",
+      "IstioGateway/tcp-echo-ingressgateway",
       "NetworkPolicy/tcp-echo",
       "NetworkPolicy/tcp-echo-gateway",
       "Service/tcp-echo",
@@ -112,7 +112,7 @@ describe("splitter gateway, routingApi istio (asm)", () => {
       selector: { app: "tcp-echo-gateway" },
       ports: [{ name: "tcp", port: 31400, targetPort: "tcp", protocol: "TCP" }],
     });
-    const asm = findObject(run, "IstioGateway", "ingressgateway").object;
+    const asm = findObject(run, "IstioGateway", "tcp-echo-ingressgateway").object;
     expect((asm.spec as { serviceAnnotations: unknown }).serviceAnnotations).toMatchObject({
       [CLB_ANNOTATIONS.id]: "tcp-echo-clb-load-balancer id (known after up)",
     });

@@ -7,6 +7,7 @@
  * `runProgram` as often as needed, each time with a fresh import of the program.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { type ServiceReading, setProgramHost } from "../../infra/cluster/programHost";
 import { PROJECT_NAME } from "../../infra/constants";
 
 /** Stand-in for values only the cloud knows (addresses, ids, digests). */
@@ -203,6 +204,15 @@ export function installMocks(stack: string): void {
 export interface RunProgramArgs {
   /** Config as the CLI hands it over: keys without namespace, string values. */
   config: Record<string, string>;
+  /**
+   * The environment the program sees (cluster access variables such as TCP_SHIFT_KUBECONFIG).
+   * @default {} — never the caller's: a render must not pick up anyone's credentials.
+   */
+  env?: Record<string, string>;
+  /** Files the program may read, by path (kubeconfigs named by `env`). @default {} */
+  files?: Record<string, string>;
+  /** What reading a Service of the data plane returns. @default found, with the placeholder address */
+  serviceReading?: ServiceReading;
   /** Keys whose values are secrets. */
   secretKeys?: readonly string[];
   /** Imports the program fresh (tests reset the module registry first). */
@@ -233,6 +243,22 @@ export async function runProgram(args: RunProgramArgs): Promise<ProgramRun> {
   const run = { resources: [] as RecordedResource[], calls: [] as RecordedCall[] };
   recording = run;
   lastRecording = run;
+  const files = args.files ?? {};
+  const serviceReading = args.serviceReading ?? { found: true, address: PLACEHOLDER_ADDRESS };
+  // Mocks run no cluster, and a render is the same for everyone: the program sees only what the
+  // caller passes, no ambient kubeconfig, and a data plane that answers with the placeholder.
+  setProgramHost({
+    env: args.env ?? {},
+    homeDir: "/nonexistent/tcp-shift-render-home",
+    readFile: (path) => {
+      const text = files[path];
+      if (text === undefined) {
+        throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: "ENOENT" });
+      }
+      return text;
+    },
+    readService: async () => serviceReading,
+  });
   try {
     const program = await args.importProgram();
     const outputs: Record<string, unknown> = {};
@@ -244,5 +270,6 @@ export async function runProgram(args: RunProgramArgs): Promise<ProgramRun> {
     return { ...run, outputs };
   } finally {
     recording = undefined;
+    setProgramHost(undefined);
   }
 }
