@@ -15,13 +15,22 @@ describe("stacksToPreview", () => {
     expect(stacksToPreview(["package-lock.json"], stacks)).toEqual(["dev", "prod"]);
   });
 
-  it("previews nothing for docs, tests, benchmarks and workflows", () => {
+  it("previews nothing for docs, tests, benchmarks, workflows, CI and tools", () => {
     expect(
       stacksToPreview(
-        ["README.md", "test/x.test.ts", "bench/run.ts", ".github/workflows/up.yml"],
+        [
+          "README.md",
+          "test/x.test.ts",
+          "bench/run.ts",
+          ".github/workflows/up.yml",
+          ".ci/run",
+          "testbed/cluster.ts",
+          "tools/shift/shiftCli.ts",
+        ],
         stacks,
       ),
     ).toEqual([]);
+    expect(stacksToPreview(["contract/routeFile.ts"], stacks)).toEqual(["dev", "prod"]);
   });
 
   it("ignores a stack file of a stack that is not listed", () => {

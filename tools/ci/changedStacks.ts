@@ -13,8 +13,11 @@ const STACK_FILE = /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/;
 const NO_PREVIEW = [
   /\.md$/,
   /^\.github\//,
+  /^\.ci\//,
   /^test\//,
   /^testbed\//,
+  // Commands people run (render, local mode, shift, CI helpers); the program never imports them.
+  /^tools\//,
   /^bench\//,
   /^LICENSE$/,
   /^\.gitignore$/,
