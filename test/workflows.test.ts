@@ -1,7 +1,19 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { committedText } from "./committedFiles";
 
 const root = join(__dirname, "..");
 const workflowDir = join(root, ".github", "workflows");
@@ -26,6 +38,7 @@ interface Workflow {
   on: Record<string, unknown>;
   jobs: Record<string, Job>;
   concurrency?: { group: string };
+  permissions?: Record<string, string>;
 }
 
 function load(file: string): Workflow {
@@ -67,6 +80,33 @@ function secretsOf(job: Job): string[] {
       (match) => `${match[1]}*`,
     ),
   ];
+}
+
+/** The step that gives a job its cluster access (tools/ci/stackAccess.ts). */
+const ACCESS_STEP = "npx tsx tools/ci/stackAccess.ts";
+
+/** Index of the first step in `job` that runs `pulumi` against a stack (the action, or the shift). */
+function pulumiStepIndex(job: Job): number {
+  return job.steps.findIndex(
+    (step) =>
+      (step.uses?.startsWith("pulumi/actions@") && step.with?.command !== undefined) ||
+      step.run?.includes("npm run -s shift -- --stack"),
+  );
+}
+
+/** The shift workflow's job and its steps by name. */
+function shiftJob(): { job: Job; step: (name: string) => Step; index: (name: string) => number } {
+  const job = load("shift.yml").jobs.shift as Job;
+  const index = (name: string) => job.steps.findIndex((step) => step.name === name);
+  return {
+    job,
+    index,
+    step: (name) => {
+      const found = job.steps[index(name)];
+      if (!found) throw new Error(`shift.yml: no step "${name}"`);
+      return found;
+    },
+  };
 }
 
 /** The secrets that can change a stack (up.yml reads them). */
@@ -211,6 +251,344 @@ describe("GitHub workflows", () => {
 
   it.each(files)("%s never splices an expression into a shell script", (file) => {
     for (const job of Object.values(load(file).jobs))
-      for (const step of job.steps) expect(step.run ?? "", file).not.toContain("${{");
+      for (const step of job.steps) {
+        expect(step.run ?? "", file).not.toContain("${{");
+        expect(step.run ?? "", file).not.toMatch(/inputs\./);
+      }
+  });
+
+  it.each(files)(
+    "%s gives every job that runs pulumi its cluster access through stackAccess first",
+    (file) => {
+      const jobs = Object.entries(load(file).jobs).filter(([, job]) => pulumiStepIndex(job) >= 0);
+      expect(jobs.length, file).toBeGreaterThan(0);
+      for (const [name, job] of jobs) {
+        const access = job.steps.findIndex((step) => step.run?.trim() === ACCESS_STEP);
+        expect(access, `${file} ${name}`).toBeGreaterThanOrEqual(0);
+        expect(access, `${file} ${name}`).toBeLessThan(pulumiStepIndex(job));
+        const step = job.steps[access] as Step;
+        // The stack (for messages) and the JSON secret: nothing that logs in or selects a stack.
+        expect(Object.keys(step.env ?? {}).sort(), `${file} ${name}`).toEqual([
+          "ACCESS_JSON",
+          "STACK",
+        ]);
+        expect(step.env?.ACCESS_JSON, `${file} ${name}`).toMatch(
+          /^\$\{\{ secrets(\.TCP_SHIFT_ACCESS_\w+|\[format\('TCP_SHIFT_(READONLY_)?ACCESS_\{0\}', \w+\.stack\)\]) \}\}$/,
+        );
+      }
+    },
+  );
+
+  it.each(files)(
+    "%s keeps the runner's stack file as committed: no config set, no config-map",
+    (file) => {
+      for (const [name, job] of Object.entries(load(file).jobs))
+        for (const step of job.steps) {
+          expect(step.run ?? "", `${file} ${name}`).not.toMatch(
+            /pulumi\s+config\s+set|stack\s+select/,
+          );
+          expect(step.with ?? {}, `${file} ${name}`).not.toHaveProperty("config-map");
+        }
+    },
+  );
+
+  it("gives access with a script that runs no command (no pulumi): files and $GITHUB_ENV only", () => {
+    const source = readFileSync(join(root, "tools", "ci", "stackAccess.ts"), "utf8");
+    expect(source).toContain("appendFileSync(githubEnv");
+    expect(source).not.toMatch(/child_process|execFile|spawn/);
+  });
+
+  it("logs pulumi/actions in through cloud-url, and the shift through pulumi login before it runs", () => {
+    for (const file of ["preview.yml", "up.yml"])
+      for (const job of Object.values(load(file).jobs)) {
+        const index = pulumiStepIndex(job);
+        if (index < 0) continue;
+        expect(job.steps[index]?.with?.["cloud-url"], file).toBe(
+          expression("vars.PULUMI_BACKEND_URL"),
+        );
+      }
+    const { step, index } = shiftJob();
+    const login = step("Log in to the Pulumi backend");
+    expect(login.run?.trim()).toBe(
+      'if [ -n "$PULUMI_BACKEND_URL" ]; then pulumi login "$PULUMI_BACKEND_URL"; else pulumi login; fi',
+    );
+    expect(login.env).toEqual({ PULUMI_BACKEND_URL: expression("vars.PULUMI_BACKEND_URL") });
+    expect(index("Install the Pulumi CLI")).toBeLessThan(index("Log in to the Pulumi backend"));
+    expect(index("Log in to the Pulumi backend")).toBeLessThan(index("Shift"));
+  });
+
+  it("commits the shift's weight after the shift, whatever its outcome, with the job's token", () => {
+    const { job, step, index } = shiftJob();
+    const commit = step("Commit the weight");
+    expect(commit.if).toBe("always()");
+    expect(index("Commit the weight")).toBeGreaterThan(index("Shift"));
+    expect(index("Commit the weight")).toBeGreaterThan(index("Step log to the job summary"));
+    // Inputs and the token come in as environment variables; the script names only those.
+    expect(commit.env).toEqual({
+      STACK: expression("inputs.stack"),
+      GH_TOKEN: expression("github.token"),
+    });
+    expect(commit.run).toContain('file="Pulumi.$STACK.yaml"');
+    expect(commit.run).toContain('git_auth -C "$tree" push origin HEAD:refs/heads/main');
+    expect(commit.run).toContain('branch="shift/$STACK-$GITHUB_RUN_ID"');
+    expect(commit.run).toContain(
+      'gh pr create --repo "$GITHUB_REPOSITORY" --base main --head "$branch"',
+    );
+    // Write access on this job only; the checkout keeps the token out of .git/config.
+    expect(job.permissions).toEqual({ contents: "write", "pull-requests": "write" });
+    expect(load("shift.yml").permissions).toEqual({ contents: "read" });
+    expect(job.steps[0]).toMatchObject({
+      uses: "actions/checkout@v4",
+      with: { "persist-credentials": false },
+    });
+    for (const file of files)
+      for (const [name, other] of Object.entries(load(file).jobs)) {
+        expect(load(file).permissions?.contents, file).toBe("read");
+        if (file === "shift.yml" && name === "shift") continue;
+        expect(other.permissions?.contents ?? "read", `${file} ${name}`).toBe("read");
+      }
+  });
+});
+
+/**
+ * The "Commit the weight" step, run as GitHub runs it (bash -eo pipefail), in a shallow clone of
+ * a local origin holding the committed Pulumi.dev.yaml, with a `gh` that records its arguments.
+ */
+describe("shift.yml's Commit the weight step, run against a local origin", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const committedDev = committedText("Pulumi.dev.yaml");
+  const WEIGHT_LINE = 'tcp-shift:weightV2: "0"';
+  const RUN_URL = "https://github.com/acme/tcp-shift/actions/runs/4242";
+  const REPORT = "## tcp-shift: promoted (weight 20 now)\n\npromoted: weight 20 in force\n";
+
+  function origin() {
+    const dir = mkdtempSync(join(tmpdir(), "shift-commit-"));
+    dirs.push(dir);
+    const gitEnv = {
+      PATH: process.env.PATH ?? "",
+      HOME: dir,
+      GIT_CONFIG_GLOBAL: "/dev/null",
+      GIT_CONFIG_NOSYSTEM: "1",
+    };
+    const git = (cwd: string, ...args: string[]) => {
+      const result = spawnSync("git", args, { cwd, encoding: "utf8", env: gitEnv });
+      if (result.status !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr}`);
+      return result.stdout.trim();
+    };
+    const bare = join(dir, "origin.git");
+    const seed = join(dir, "seed");
+    git(dir, "init", "--quiet", "--bare", "-b", "main", bare);
+    git(dir, "init", "--quiet", "-b", "main", seed);
+    git(seed, "remote", "add", "origin", bare);
+    /** A commit on main in origin, as a person would push it. */
+    const push = (content: string, message: string) => {
+      writeFileSync(join(seed, "Pulumi.dev.yaml"), content);
+      git(seed, "add", "Pulumi.dev.yaml");
+      git(
+        seed,
+        "-c",
+        "user.name=dev",
+        "-c",
+        "user.email=dev@example.com",
+        "commit",
+        "-qm",
+        message,
+      );
+      git(seed, "push", "--quiet", "origin", "main");
+      return git(seed, "rev-parse", "HEAD");
+    };
+    const first = push(committedDev, "stacks");
+    // The runner: a shallow checkout, as actions/checkout makes it.
+    const runner = join(dir, "runner");
+    git(dir, "clone", "--quiet", "--depth=1", `file://${bare}`, runner);
+    const temp = join(dir, "temp");
+    const bin = join(dir, "bin");
+    mkdirSync(temp);
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, "gh"),
+      '#!/bin/sh\nprintf \'%s\\n\' "$@" > "$GH_ARGS"\n[ -z "$GH_FAIL" ] || { echo "GitHub Actions is not permitted to create or approve pull requests" >&2; exit 1; }\necho https://github.com/acme/tcp-shift/pull/7\n',
+    );
+    chmodSync(join(bin, "gh"), 0o755);
+    const script = join(dir, "commit.sh");
+    writeFileSync(script, shiftJob().step("Commit the weight").run ?? "");
+    const summary = join(dir, "summary.md");
+    const ghArgs = join(dir, "gh-args");
+    return {
+      first,
+      runner,
+      temp,
+      push,
+      /** A pre-receive hook that refuses main, as branch protection does. */
+      protectMain() {
+        const hook = join(bare, "hooks", "pre-receive");
+        writeFileSync(
+          hook,
+          '#!/bin/sh\nwhile read -r old new ref; do [ "$ref" != refs/heads/main ] || { echo "GH006: Protected branch update failed for refs/heads/main." >&2; exit 1; }; done\n',
+        );
+        chmodSync(hook, 0o755);
+      },
+      /** What the shift leaves in the runner's stack file. */
+      shiftTo(content: string) {
+        writeFileSync(join(runner, "Pulumi.dev.yaml"), content);
+        writeFileSync(join(temp, "shift.md"), REPORT);
+      },
+      run(extra: Record<string, string> = {}) {
+        const result = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", script], {
+          cwd: runner,
+          encoding: "utf8",
+          env: {
+            ...gitEnv,
+            PATH: `${bin}:${gitEnv.PATH}`,
+            STACK: "dev",
+            GH_TOKEN: "ghs_test",
+            GH_ARGS: ghArgs,
+            GITHUB_SERVER_URL: "https://github.com",
+            GITHUB_REPOSITORY: "acme/tcp-shift",
+            GITHUB_RUN_ID: "4242",
+            GITHUB_REF: "refs/heads/main",
+            GITHUB_SHA: first,
+            RUNNER_TEMP: temp,
+            GITHUB_STEP_SUMMARY: summary,
+            ...extra,
+          },
+        });
+        return {
+          ...result,
+          summary: existsSync(summary) ? readFileSync(summary, "utf8") : "",
+          gh: existsSync(ghArgs) ? readFileSync(ghArgs, "utf8").trimEnd().split("\n") : undefined,
+        };
+      },
+      /** origin's ref: its file, subject, author and parent. */
+      show(ref: string) {
+        return {
+          file: git(bare, "show", `${ref}:Pulumi.dev.yaml`),
+          log: git(bare, "log", "-1", "--format=%an <%ae>%n%s%n%P", ref),
+          sha: git(bare, "rev-parse", ref),
+        };
+      },
+      branches: () => git(bare, "for-each-ref", "--format=%(refname)", "refs/heads"),
+    };
+  }
+
+  const at20 = (text: string) => text.replace(WEIGHT_LINE, 'tcp-shift:weightV2: "20"');
+
+  it("the committed dev stack holds the weight line the step edits", () => {
+    expect(committedDev.split("\n").filter((line) => line.includes(WEIGHT_LINE))).toHaveLength(1);
+  });
+
+  it("pushes main's stack file with weightV2 set, as github-actions[bot], and says so", () => {
+    const repo = origin();
+    repo.shiftTo(at20(committedDev));
+    const result = repo.run();
+    expect(result.stderr).not.toContain("fatal");
+    expect(result.status).toBe(0);
+    const main = repo.show("main");
+    expect(main.file).toBe(at20(committedDev).trimEnd());
+    expect(main.log).toBe(
+      `github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>\nshift dev: weightV2 0 → 20 (run ${RUN_URL})\n${repo.first}`,
+    );
+    expect(result.summary).toContain("### Weight committed to main");
+    expect(result.summary).toContain(`Pushed [\`${main.sha.slice(0, 7)}\`]`);
+    expect(result.summary).toContain("up.yml does not run for it");
+    expect(result.summary).not.toContain("main moved");
+    expect(result.gh).toBeUndefined();
+  });
+
+  it("commits the weight alone: other lines of the runner's copy (access, rewrites) stay out", () => {
+    const repo = origin();
+    const dirty = at20(committedDev)
+      .replace(/^# .*\n/m, "")
+      .concat("  tcp-shift:clusterId: c0123456789abcdef\n");
+    repo.shiftTo(dirty);
+    expect(repo.run().status).toBe(0);
+    expect(repo.show("main").file).toBe(at20(committedDev).trimEnd());
+  });
+
+  it("when main is protected, pushes shift/<stack>-<run id> and opens a pull request with the report", () => {
+    const repo = origin();
+    repo.protectMain();
+    repo.shiftTo(at20(committedDev));
+    const result = repo.run();
+    expect(result.status).toBe(0);
+    expect(repo.show("main").sha).toBe(repo.first);
+    const branch = repo.show("shift/dev-4242");
+    expect(branch.file).toBe(at20(committedDev).trimEnd());
+    expect(branch.log).toContain(`shift dev: weightV2 0 → 20 (run ${RUN_URL})`);
+    const body = join(repo.temp, "pull-request.md");
+    expect(result.gh).toEqual([
+      "pr",
+      "create",
+      "--repo",
+      "acme/tcp-shift",
+      "--base",
+      "main",
+      "--head",
+      "shift/dev-4242",
+      "--title",
+      "shift dev: weightV2 0 → 20",
+      "--body-file",
+      body,
+    ]);
+    const text = readFileSync(body, "utf8");
+    expect(text.startsWith(REPORT)).toBe(true);
+    expect(text).toContain(
+      "Until this is merged, the next `up` (any push to main) sets weightV2 back to 0.",
+    );
+    expect(result.summary).toContain(
+      "### Weight NOT on main yet: pull request https://github.com/acme/tcp-shift/pull/7",
+    );
+    expect(result.summary).toContain(
+      "> Until it is merged, the next up (any push to main) sets weightV2 back to 0, the committed weight, while the stack holds 20.",
+    );
+    expect(result.stdout).toContain(
+      "::warning title=Merge https://github.com/acme/tcp-shift/pull/7::",
+    );
+  });
+
+  it("fails, naming the branch to open a pull request from, when gh may not open one", () => {
+    const repo = origin();
+    repo.protectMain();
+    repo.shiftTo(at20(committedDev));
+    const result = repo.run({ GH_FAIL: "1" });
+    expect(result.status).toBe(1);
+    expect(repo.branches()).toBe("refs/heads/main\nrefs/heads/shift/dev-4242");
+    expect(result.summary).toContain("### Weight NOT committed");
+    expect(result.summary).toContain(
+      "open it from https://github.com/acme/tcp-shift/compare/main...shift/dev-4242",
+    );
+  });
+
+  it("commits nothing when the stack file is as checked out, or holds main's weight", () => {
+    const repo = origin();
+    let result = repo.run();
+    expect(result.status).toBe(0);
+    expect(result.summary).toContain("as checked out: nothing to commit");
+    // Rolled back to where it started, the file rewritten: the weight is main's.
+    repo.shiftTo(committedDev.replace(/^# .*\n/m, ""));
+    result = repo.run();
+    expect(result.status).toBe(0);
+    expect(result.summary).toContain("weightV2 is 0 on main already: nothing to commit");
+    expect(repo.show("main").sha).toBe(repo.first);
+    expect(repo.branches()).toBe("refs/heads/main");
+  });
+
+  it("commits on top of main when main moved during the shift, keeping its change, and warns", () => {
+    const repo = origin();
+    const moved = committedDev.replace(/^# (.*)$/m, "# (edited) $1");
+    const movedSha = repo.push(moved, "a comment");
+    repo.shiftTo(at20(committedDev));
+    const result = repo.run();
+    expect(result.status).toBe(0);
+    const main = repo.show("main");
+    expect(main.file).toBe(at20(moved).trimEnd());
+    expect(main.log.split("\n")[2]).toBe(movedSha);
+    expect(result.summary).toContain(
+      `main moved during the shift (to ${movedSha.slice(0, 7)}): the up run of that push waits behind this job and deploys it with weightV2 0`,
+    );
   });
 });
