@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { inject } from "vitest";
+import { parseRouteFile, type RouteFile } from "../../contract/routeFile";
 import {
   type ClusterRole,
   type ControlPlaneState,
@@ -51,7 +52,13 @@ export function cluster(role: ClusterRole): KubeClient {
  */
 export const SCENARIOS = {
   istio: { app: "shift-istio", namespace: "shift-istio", owns: ["shift-istio"] },
-  asm: { app: "tcp-echo", namespace: "default", owns: ["tcp-echo", "ingressgateway"] },
+  // The mesh's default gateway by its exact names: other asm-mode apps' own gateways
+  // (`istio-system/<app>-ingressgateway`) are theirs, not this scenario's.
+  asm: {
+    app: "tcp-echo",
+    namespace: "default",
+    owns: ["tcp-echo", "istio-system/ingressgateway", "istio-system/istio-ingressgateway"],
+  },
   standalone: {
     app: "shift-standalone",
     namespace: "shift-standalone",
@@ -60,6 +67,9 @@ export const SCENARIOS = {
   credentials: { app: "shift-creds", namespace: "shift-creds", owns: ["shift-creds"] },
   badConfig: { app: "shift-bad", namespace: "shift-bad", owns: ["shift-bad"] },
   annotations: { app: "shift-clb", namespace: "shift-clb", owns: ["shift-clb"] },
+  gatewayApi: { app: "shift-gwapi", namespace: "shift-gwapi", owns: ["shift-gwapi"] },
+  splitter: { app: "shift-split", namespace: "shift-split", owns: ["shift-split"] },
+  progressive: { app: "shift-steps", namespace: "shift-steps", owns: ["shift-steps"] },
 } as const;
 export type ScenarioName = keyof typeof SCENARIOS;
 
@@ -183,12 +193,24 @@ export class PulumiProject {
 
   /** Run `pulumi <args>` in the project; never throws on a non-zero exit. */
   run(args: string[], options: RunOptions = {}): Promise<CommandResult> {
+    return this.exec("pulumi", args, options);
+  }
+
+  /**
+   * Run `program <args>` with the project's environment (the CLI on PATH, its backend and access),
+   * in `cwd` (default: the project), bounded like `run`; never throws on a non-zero exit.
+   */
+  exec(
+    program: string,
+    args: string[],
+    options: RunOptions & { cwd?: string } = {},
+  ): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? 300_000;
-    const command = `pulumi ${args.join(" ")}`;
+    const command = `${program} ${args.join(" ")}`;
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
-      const child = spawn("pulumi", args, {
-        cwd: this.dir,
+      const child = spawn(program, args, {
+        cwd: options.cwd ?? this.dir,
         env: this.env(options.env),
         stdio: ["pipe", "pipe", "pipe"],
         detached: true,
@@ -374,6 +396,51 @@ export function loadBalancerIp(service: KubeObject): string | undefined {
     | { loadBalancer?: { ingress?: Array<{ ip?: string }> } }
     | undefined;
   return status?.loadBalancer?.ingress?.[0]?.ip;
+}
+
+/**
+ * What a rollout would change, for a Deployment of `data`: its generation, the names of its
+ * ReplicaSets and the uids of their pods (a restart makes new pods, a template change a new
+ * ReplicaSet).
+ */
+export async function deploymentRollout(namespace: string, name: string) {
+  const deployment = await get("data", "apps/v1", "deployments", namespace, name);
+  const ownedBy = (item: KubeObject, kind: string, uid: string | undefined) =>
+    (
+      (item.metadata.ownerReferences as Array<{ kind: string; uid: string }> | undefined) ?? []
+    ).some((ref) => ref.kind === kind && ref.uid === uid);
+  const replicaSets = (
+    await cluster("data").list(`/apis/apps/v1/namespaces/${namespace}/replicasets`)
+  ).items.filter((rs) => ownedBy(rs, "Deployment", deployment.metadata.uid));
+  const pods = (await cluster("data").list(`/api/v1/namespaces/${namespace}/pods`)).items.filter(
+    (pod) => replicaSets.some((rs) => ownedBy(pod, "ReplicaSet", rs.metadata.uid)),
+  );
+  return {
+    generation: deployment.metadata.generation,
+    replicaSets: replicaSets.map((rs) => rs.metadata.name).sort(),
+    pods: pods.map((pod) => pod.metadata.uid).sort(),
+  };
+}
+
+/** The route file the bundled gateway mounts: `routes.json` of its ConfigMap in `data`. */
+export async function gatewayRouteFile(namespace: string, configMap: string): Promise<RouteFile> {
+  const object = await get("data", "v1", "configmaps", namespace, configMap);
+  const text = (object.data as Record<string, string> | undefined)?.["routes.json"];
+  if (text === undefined) throw new Error(`ConfigMap ${namespace}/${configMap} has no routes.json`);
+  return parseRouteFile(text, `ConfigMap ${namespace}/${configMap}`);
+}
+
+/** The versions of the CustomResourceDefinition `name` (plural.group) that `role` serves. */
+export async function servedVersions(role: ClusterRole, name: string): Promise<string[]> {
+  const crd = await get(
+    role,
+    "apiextensions.k8s.io/v1",
+    "customresourcedefinitions",
+    undefined,
+    name,
+  );
+  const { versions } = crd.spec as { versions: Array<{ name: string; served: boolean }> };
+  return versions.filter((version) => version.served).map((version) => version.name);
 }
 
 /** Kinds the "nothing else" checks list, per cluster. */
