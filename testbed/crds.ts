@@ -14,10 +14,11 @@ import type { KubeObject } from "./kubeClient";
 /** Istio's API module: `kubernetes/customresourcedefinitions.gen.yaml` holds every Istio CRD. */
 export const ISTIO_API_MODULE = { path: "istio.io/api", version: "v1.28.0" } as const;
 /**
- * Gateway API CRDs (experimental channel: TCPRoute). v1.7.0 needs a newer Go than the build
- * machines have; v1.4.x is served and has TCPRoute v1alpha2.
+ * Gateway API CRDs (experimental channel: TCPRoute). v1.6.3's TCPRoute CRD serves v1 and
+ * v1alpha2 (so a `tcpRouteApiVersion` switch can be tested); v1.7.0 needs a newer Go than the
+ * build machines have.
  */
-export const GATEWAY_API_MODULE = { path: "sigs.k8s.io/gateway-api", version: "v1.4.1" } as const;
+export const GATEWAY_API_MODULE = { path: "sigs.k8s.io/gateway-api", version: "v1.6.3" } as const;
 
 /** A Go module that cannot be located or downloaded. */
 export class CrdSourceError extends Error {
