@@ -1,7 +1,7 @@
 /**
  * Half-close correctness: the client sends a line and shuts down its write side (what
  * `(date; sleep 1) | nc HOST PORT` does); the proxy must carry the FIN through and still
- * deliver the reply that is on its way back (REFERENCE.md section 1).
+ * deliver the reply that is on its way back (the tcp-echo protocol, dataplane/README.md).
  */
 import { createConnection } from "node:net";
 

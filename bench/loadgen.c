@@ -11,11 +11,20 @@
  *   rate  open loop: start --rate R connections per second (same work as conn); latency is
  *         measured from the scheduled start, so a stalled proxy cannot hide its queueing.
  *   bulk  --concurrency C long-lived connections streaming --line-size byte lines with up to
- *         --window lines in flight; reports echoed MB/s.
+ *         --window lines in flight; reports echoed MB/s. --interval-ms M paces each connection
+ *         to one line per M ms (the shift check's long-lived streams). At the end (--duration or
+ *         SIGTERM) every connection half-closes and must get every byte back before EOF.
  *   idle  open --count N connections, check one line each, print a "ready" JSON line, then hold
  *         them until stdin closes or gets a line (or --duration), then close and report.
  *
- * Output: one JSON object per line on stdout (idle prints a ready line first).
+ * Sources: --source 127.x.y.z (repeatable) binds each new connection to the next source address
+ * (IP_BIND_ADDRESS_NO_PORT: the port is still picked at connect time). Linux gives connect()
+ * even ports first and, on loopback with tcp_tw_reuse=2, reuses a TIME_WAIT port after
+ * tcp_tw_reuse_delay (1 s): about 14,100 new connections/s per (source, destination) pair with
+ * the default port range. More sources give the generator more of that space.
+ *
+ * Output: one JSON object per line on stdout (idle prints a ready line first), with the
+ * generator's own CPU seconds (cpuSec) so a phase bound by the generator can be told apart.
  * Exit status: 0 when there were no errors (or --allow-errors), 1 on errors, 2 on bad usage.
  */
 #define _GNU_SOURCE
@@ -35,7 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TARGETS 8
+#define MAX_TARGETS 16
+#define MAX_SOURCES 16
 #define HARD_CAP_SEC 120.0
 #define SHORT_LINE_MAX 48
 #define REPLY_MAX (SHORT_LINE_MAX + 8)
@@ -47,7 +57,8 @@ enum state { ST_FREE, ST_CONNECTING, ST_READING, ST_IDLE, ST_BULK };
 struct target {
   struct sockaddr_in addr;
   int weight;
-  int current; /* smooth weighted round robin state */
+  int current;     /* smooth weighted round robin state */
+  int next_source; /* each target cycles through the sources on its own: even pairs */
 };
 
 struct conn {
@@ -65,6 +76,7 @@ struct conn {
   size_t send_off;  /* offset in the current outgoing line */
   size_t reply_off; /* offset in the current incoming reply (prefix + line) */
   int eof_sent;
+  uint64_t next_send_ns; /* bulk with --interval-ms: earliest start of the next line */
 };
 
 static struct {
@@ -79,7 +91,10 @@ static struct {
   int window;
   int allow_errors;
   int max_inflight;
-} opt = {MODE_CONN, {{{0}, 0, 0}}, 0, 1, 1000.0, 2.0, 0, 16384, 4, 0, 20000};
+  struct sockaddr_in sources[MAX_SOURCES];
+  int nsources;
+  double interval_ms;
+} opt = {MODE_CONN, {{{0}, 0, 0, 0}}, 0, 1, 1000.0, 2.0, 0, 16384, 4, 0, 20000, {{0}}, 0, 0.0};
 
 static struct conn *conns;
 static int conns_cap;
@@ -92,6 +107,8 @@ static char first_error[160];
 static uint64_t *lat;
 static long lat_len, lat_cap;
 static uint64_t bulk_bytes, bulk_bytes_window;
+/* bulk: payload bytes written, and payload bytes that came back checked (prefix excluded) */
+static uint64_t payload_sent, payload_verified;
 static long inflight;
 static char *bulk_line;
 static volatile sig_atomic_t stop_flag;
@@ -122,7 +139,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --mode conn|rate|bulk|idle --target 127.0.0.1:PORT[=WEIGHT]...\n"
           "  [--concurrency N] [--rate R] [--duration S] [--count N] [--line-size B]\n"
-          "  [--window N] [--allow-errors]\n");
+          "  [--window N] [--interval-ms M] [--source 127.x.y.z]... [--allow-errors]\n");
   exit(2);
 }
 
@@ -145,6 +162,17 @@ static int parse_target(const char *s, struct target *t) {
   if (inet_pton(AF_INET, host, &t->addr.sin_addr) != 1) return -1;
   if ((ntohl(t->addr.sin_addr.s_addr) >> 24) != 127) {
     fprintf(stderr, "loadgen: refusing non-loopback target %s\n", s);
+    exit(2);
+  }
+  return 0;
+}
+
+static int parse_source(const char *s, struct sockaddr_in *a) {
+  memset(a, 0, sizeof *a);
+  a->sin_family = AF_INET;
+  if (inet_pton(AF_INET, s, &a->sin_addr) != 1) return -1;
+  if ((ntohl(a->sin_addr.s_addr) >> 24) != 127) {
+    fprintf(stderr, "loadgen: refusing non-loopback source %s\n", s);
     exit(2);
   }
   return 0;
@@ -182,8 +210,21 @@ static int start_conn(uint64_t start_ns) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int target = pick_target();
+  if (opt.nsources > 0) {
+    /* The port is chosen by connect() for the whole 4-tuple, not reserved by bind(). */
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct target *t = &opt.targets[target];
+    const struct sockaddr_in *src = &opt.sources[t->next_source];
+    t->next_source = (t->next_source + 1) % opt.nsources;
+    if (bind(fd, (const struct sockaddr *)src, sizeof *src) < 0) {
+      record_error("bind source", fd);
+      close(fd);
+      return -1;
+    }
+  }
   struct conn *c = &conns[fd];
-  c->target = pick_target();
+  c->target = target;
   c->start_ns = start_ns;
   c->deadline_ns = now_ns() + CONN_TIMEOUT_NS;
   c->reply_len = 0;
@@ -191,6 +232,7 @@ static int start_conn(uint64_t start_ns) {
   c->sent_lines = c->recv_lines = 0;
   c->send_off = c->reply_off = 0;
   c->eof_sent = 0;
+  c->next_send_ns = 0;
   c->line_len = snprintf(c->line, sizeof c->line, "bench-%010ld\n", started);
   started++;
   inflight++;
@@ -274,10 +316,17 @@ static int short_readable(int fd) {
   return -1;
 }
 
+/* Paced (--interval-ms) and between lines: the next line may not start yet. */
+static int bulk_paused(const struct conn *c, uint64_t now) {
+  return opt.interval_ms > 0 && c->send_off == 0 && now < c->next_send_ns;
+}
+
 static void bulk_arm(int fd) {
   struct conn *c = &conns[fd];
   uint32_t events = EPOLLIN | EPOLLRDHUP;
-  if (!c->eof_sent && c->sent_lines - c->recv_lines < (uint64_t)opt.window) events |= EPOLLOUT;
+  if (!c->eof_sent && c->sent_lines - c->recv_lines < (uint64_t)opt.window &&
+      !bulk_paused(c, now_ns()))
+    events |= EPOLLOUT;
   struct epoll_event ev = {.events = events, .data.fd = fd};
   epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
 }
@@ -285,6 +334,12 @@ static void bulk_arm(int fd) {
 static void bulk_send(int fd, int sending) {
   struct conn *c = &conns[fd];
   while (sending && c->sent_lines - c->recv_lines < (uint64_t)opt.window) {
+    if (bulk_paused(c, now_ns())) break;
+    if (opt.interval_ms > 0 && c->send_off == 0) {
+      uint64_t now = now_ns(), step = (uint64_t)(opt.interval_ms * 1e6);
+      c->next_send_ns = c->next_send_ns && c->next_send_ns + step > now ? c->next_send_ns + step
+                                                                         : now + step;
+    }
     size_t left = (size_t)opt.line_size - c->send_off;
     ssize_t n = send(fd, bulk_line + c->send_off, left, MSG_NOSIGNAL);
     if (n < 0) {
@@ -294,6 +349,7 @@ static void bulk_send(int fd, int sending) {
       return;
     }
     c->send_off += (size_t)n;
+    payload_sent += (uint64_t)n;
     if (c->send_off == (size_t)opt.line_size) {
       c->send_off = 0;
       c->sent_lines++;
@@ -345,6 +401,7 @@ static int bulk_read(int fd, int measuring) {
       size_t take = reply_size - c->reply_off;
       if (take > (size_t)n - i) take = (size_t)n - i;
       if (memcmp(buf + i, bulk_line + line_off, take) != 0) goto bad;
+      payload_verified += take;
       i += take;
       c->reply_off += take;
       if (c->reply_off == reply_size) {
@@ -372,6 +429,13 @@ static double pct(double p) {
   return (double)lat[i] / 1000.0;
 }
 
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void print_json(const char *phase, double elapsed, double measured) {
   qsort(lat, (size_t)lat_len, sizeof *lat, cmp_u64);
   double sum = 0;
@@ -379,12 +443,14 @@ static void print_json(const char *phase, double elapsed, double measured) {
   printf("{\"phase\":\"%s\",\"ok\":%ld,\"errors\":%ld,\"firstError\":\"%s\",\"one\":%ld,"
          "\"two\":%ld,\"elapsedSec\":%.6f,\"connPerSec\":%.1f,\"latencyUs\":{\"count\":%ld,"
          "\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-         "\"bytes\":%llu,\"mbPerSec\":%.2f}\n",
+         "\"bytes\":%llu,\"mbPerSec\":%.2f,\"sentBytes\":%llu,\"verifiedBytes\":%llu,"
+         "\"cpuSec\":%.3f}\n",
          phase, done_ok, errors, first_error, by_prefix[1], by_prefix[2], elapsed,
          elapsed > 0 ? (double)done_ok / elapsed : 0.0, lat_len,
          lat_len ? sum / (double)lat_len / 1000.0 : 0.0, pct(0.5), pct(0.9), pct(0.99),
          pct(1.0), (unsigned long long)bulk_bytes,
-         measured > 0 ? (double)bulk_bytes_window / measured / 1e6 : 0.0);
+         measured > 0 ? (double)bulk_bytes_window / measured / 1e6 : 0.0,
+         (unsigned long long)payload_sent, (unsigned long long)payload_verified, cpu_seconds());
   fflush(stdout);
 }
 
@@ -465,7 +531,13 @@ static int run_bulk(void) {
   bulk_line = malloc((size_t)opt.line_size);
   for (int i = 0; i < opt.line_size - 1; i++) bulk_line[i] = (char)('a' + i % 26);
   bulk_line[opt.line_size - 1] = '\n';
-  for (int i = 0; i < opt.concurrency; i++) start_conn(now_ns());
+  int *bulk_fds = calloc((size_t)opt.concurrency, sizeof *bulk_fds);
+  int nbulk = 0;
+  if (!bulk_fds) return 2;
+  for (int i = 0; i < opt.concurrency; i++) {
+    int fd = start_conn(now_ns());
+    if (fd >= 0) bulk_fds[nbulk++] = fd;
+  }
   /* Short warm-up: connections establish and the first lines go round before measuring. */
   uint64_t measure_from = t_begin + 200000000ull;
   uint64_t end_ns = t_begin + (uint64_t)(opt.duration * 1e9) + 200000000ull;
@@ -495,6 +567,7 @@ static int run_bulk(void) {
             conn_close(fd);
             continue;
           }
+          payload_sent += (uint64_t)n;
           c->send_off = 0;
           c->sent_lines++;
         }
@@ -512,7 +585,17 @@ static int run_bulk(void) {
         }
       break;
     }
-    int n = epoll_wait(ep, evs, 64, 50);
+    int n = epoll_wait(ep, evs, 64, opt.interval_ms > 0 ? 1 : 50);
+    if (opt.interval_ms > 0 && !finishing) {
+      /* paced streams: start the lines that are due (fds are only reused once closed) */
+      uint64_t t = now_ns();
+      for (int k = 0; k < nbulk; k++) {
+        struct conn *c = &conns[bulk_fds[k]];
+        if (c->state == ST_BULK && !c->eof_sent && c->send_off == 0 && t >= c->next_send_ns &&
+            c->sent_lines - c->recv_lines < (uint64_t)opt.window)
+          bulk_send(bulk_fds[k], 1);
+      }
+    }
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
       struct conn *c = &conns[fd];
@@ -543,6 +626,7 @@ static int run_bulk(void) {
       else bulk_arm(fd);
     }
   }
+  free(bulk_fds);
   if (!measured_ns) measured_ns = now_ns() - measure_from;
   print_json("bulk", (double)(now_ns() - t_begin) / 1e9, (double)measured_ns / 1e9);
   return 0;
@@ -666,11 +750,17 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--count")) opt.count = atol(arg(argc, argv, &i));
     else if (!strcmp(a, "--line-size")) opt.line_size = atoi(arg(argc, argv, &i));
     else if (!strcmp(a, "--window")) opt.window = atoi(arg(argc, argv, &i));
-    else if (!strcmp(a, "--allow-errors")) opt.allow_errors = 1;
+    else if (!strcmp(a, "--interval-ms")) opt.interval_ms = atof(arg(argc, argv, &i));
+    else if (!strcmp(a, "--source")) {
+      if (opt.nsources == MAX_SOURCES ||
+          parse_source(arg(argc, argv, &i), &opt.sources[opt.nsources]) < 0)
+        usage();
+      opt.nsources++;
+    } else if (!strcmp(a, "--allow-errors")) opt.allow_errors = 1;
     else usage();
   }
   if (opt.ntargets == 0 || opt.concurrency < 1 || opt.rate <= 0 || opt.duration <= 0 ||
-      opt.line_size < 2 || opt.window < 1 || opt.count < 0)
+      opt.line_size < 2 || opt.window < 1 || opt.count < 0 || opt.interval_ms < 0)
     usage();
   if (opt.duration > HARD_CAP_SEC) opt.duration = HARD_CAP_SEC;
   if (opt.mode == MODE_IDLE && opt.count == 0) usage();

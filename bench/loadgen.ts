@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { SOURCE_HOSTS } from "./addressPlan";
 import { startChild, stderrOf, stopChild, waitForLine } from "./children";
 
 const BENCH_DIR = __dirname;
@@ -44,6 +45,11 @@ export interface LoadgenResult {
   latencyUs: { count: number; mean: number; p50: number; p90: number; p99: number; max: number };
   bytes: number;
   mbPerSec: number;
+  /** Bulk: payload bytes written, and payload bytes that came back checked. */
+  sentBytes: number;
+  verifiedBytes: number;
+  /** The load generator's own CPU time (user + system), seconds. */
+  cpuSec: number;
 }
 
 /** Parse one JSON line of the load generator. */
@@ -59,6 +65,10 @@ export interface LoadgenArgs {
   mode: "conn" | "rate" | "bulk" | "idle";
   /** `127.0.0.1:PORT` or `127.0.0.1:PORT=WEIGHT` (direct mode spreads over the backends). */
   targets: readonly string[];
+  /** Source addresses, spread evenly per target. @default SOURCE_HOSTS (addressPlan.ts) */
+  sources?: readonly string[];
+  /** Bulk: one line per this many ms per connection (a paced long-lived stream). */
+  intervalMs?: number;
   concurrency?: number;
   rate?: number;
   durationSec: number;
@@ -72,6 +82,8 @@ export interface LoadgenArgs {
 function argv(args: LoadgenArgs): string[] {
   const out = ["--mode", args.mode, "--duration", String(args.durationSec)];
   for (const target of args.targets) out.push("--target", target);
+  for (const source of args.sources ?? SOURCE_HOSTS) out.push("--source", source);
+  if (args.intervalMs !== undefined) out.push("--interval-ms", String(args.intervalMs));
   if (args.concurrency !== undefined) out.push("--concurrency", String(args.concurrency));
   if (args.rate !== undefined) out.push("--rate", String(args.rate));
   if (args.count !== undefined) out.push("--count", String(args.count));
@@ -101,10 +113,22 @@ function check(result: LoadgenResult, args: LoadgenArgs, label: string): Loadgen
   return result;
 }
 
-/** Run one bounded phase and return its result; throws {@link LoadgenError} on any error. */
-export async function runLoadgen(args: LoadgenArgs, label: string): Promise<LoadgenResult> {
+/**
+ * Run one bounded phase and return its result; throws {@link LoadgenError} on any error.
+ * `until`: end the phase early once it resolves (SIGTERM: a bulk phase then half-closes every
+ * stream and still checks that every byte comes back).
+ */
+export async function runLoadgen(
+  args: LoadgenArgs,
+  label: string,
+  until?: Promise<unknown>,
+): Promise<LoadgenResult> {
   const child = startChild({ command: LOADGEN_BIN, args: argv(args), label: `loadgen ${label}` });
   child.stdin?.end();
+  until?.then(
+    () => child.kill("SIGTERM"),
+    () => child.kill("SIGTERM"),
+  );
   const line = waitForLine(child, /^\{"phase"/, (args.durationSec + 20) * 1000);
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   let text: string;

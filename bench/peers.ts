@@ -1,20 +1,24 @@
 /**
- * The peers of the benchmark, each started on 127.0.0.1 with its own config in a temp folder and
- * stopped at the end: the two tcp-echo backends, the project's gateway, HAProxy (`mode tcp`,
+ * The peers of the benchmark, each listening on 127.0.0.1 with its own config in a temp folder
+ * and stopped at the end: the two tcp-echo backends, the project's gateway, HAProxy (`mode tcp`,
  * `nbthread 1`), nginx stream (1 worker, `proxy_half_close on`) and direct-to-backend.
- * All proxies use the same weights (v1 = `one` 80, v2 = `two` 20).
+ * All proxies use the same weights (v1 = `one` 80, v2 = `two` 20) over the same backend
+ * addresses: each backend listens on every address of {@link BACKEND_HOSTS} and every peer
+ * lists them all (port space, see addressPlan.ts).
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import type { DataPath } from "../dataplane/gateway/gatewayConnection";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../dataplane/gateway/gatewayNodeFlags";
+import { BACKEND_HOSTS, LISTEN_HOST } from "./addressPlan";
 import { startChild, stderrOf, stopChild } from "./children";
 import { ECHO_BIN } from "./loadgen";
+import { pidsListeningOn, processTree } from "./procStats";
 
 /** Loopback only: the benchmark never sends traffic anywhere else. */
-export const HOST = "127.0.0.1";
+export const HOST = LISTEN_HOST;
 /** The issue's split: v1 gets 80 %, v2 20 %. */
 export const WEIGHTS = { one: 80, two: 20 } as const;
 export const NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
@@ -29,11 +33,11 @@ export type PeerName = "gateway" | "haproxy" | "nginx" | "direct";
  */
 const PORT_RANGE = { from: 20_000, to: 32_000 } as const;
 
-function canListen(port: number): Promise<number | undefined> {
+function canListen(port: number, host: string): Promise<number | undefined> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(undefined));
-    server.listen(port, HOST, () => {
+    server.listen(port, host, () => {
       const address = server.address();
       const bound = typeof address === "object" && address ? address.port : undefined;
       server.close(() => resolve(bound));
@@ -41,27 +45,31 @@ function canListen(port: number): Promise<number | undefined> {
   });
 }
 
-/** A loopback port that is free now (closed again before the peer binds it). */
-export async function freePort(): Promise<number> {
+/** A loopback port that is free now on every one of `hosts` (closed again before use). */
+export async function freePort(hosts: readonly string[] = [HOST]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const candidate =
       PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
-    const port = await canListen(candidate);
-    if (port !== undefined) return port;
+    let free = true;
+    for (const host of hosts) free = free && (await canListen(candidate, host)) !== undefined;
+    if (free) return candidate;
   }
-  const port = await canListen(0);
-  if (port === undefined) throw new Error("no free loopback port");
-  return port;
+  throw new Error(`no port free on ${hosts.join(", ")} in ${PORT_RANGE.from}–${PORT_RANGE.to}`);
 }
 
 /** Resolve once `port` accepts a TCP connection; reject after `timeoutMs` or if `child` dies. */
-export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess) {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  child?: ChildProcess,
+  host: string = HOST,
+) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child && (child.exitCode !== null || child.signalCode !== null))
       throw new Error(`exited (${child.exitCode ?? child.signalCode}): ${stderrOf(child)}`);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: HOST, port });
+      const socket = createConnection({ host, port });
       socket.setTimeout(500);
       socket.once("connect", () => {
         socket.destroy();
@@ -88,24 +96,44 @@ export function findBinary(name: string): string | undefined {
     .find((path) => existsSync(path));
 }
 
-/** The two tcp-echo backends, each its own process. */
+/** The two tcp-echo backends, each its own process listening on every one of `hosts`. */
 export interface Backends {
   kind: "c" | "node";
+  /** Loopback addresses both backends listen on (each on its own port). */
+  hosts: readonly string[];
   one: { port: number; child: ChildProcess };
   two: { port: number; child: ChildProcess };
   stop(): Promise<void>;
 }
 
+/** Where the backends listen: what a peer's config needs. */
+export interface BackendAddresses {
+  hosts: readonly string[];
+  one: { port: number };
+  two: { port: number };
+}
+
+/** `host:port` of every address of a backend. */
+export function endpointsOf(backends: Pick<Backends, "hosts">, port: number): string[] {
+  return backends.hosts.map((host) => `${host}:${port}`);
+}
+
 /**
- * Start both backends: the C epoll echo (default, bench/echo.c) or the project's Node echo
- * (`node dist/dataplane/echo/echoMain.js PORT PREFIX`, per-line logs silenced with LOG_LEVEL=warn).
+ * Start both backends: the C epoll echo (default, bench/echo.c, listening on every address of
+ * {@link BACKEND_HOSTS}) or the project's Node echo (`node dist/dataplane/echo/echoMain.js PORT
+ * PREFIX`, per-line logs silenced with LOG_LEVEL=warn; it listens on every address).
  */
 export async function startBackends(kind: "c" | "node", repoRoot: string): Promise<Backends> {
+  const hosts = BACKEND_HOSTS;
   const start = async (prefix: "one" | "two") => {
-    const port = await freePort();
+    const port = await freePort(hosts);
     const child =
       kind === "c"
-        ? startChild({ command: ECHO_BIN, args: [String(port), prefix], label: `echo ${prefix}` })
+        ? startChild({
+            command: ECHO_BIN,
+            args: [String(port), prefix, ...hosts],
+            label: `echo ${prefix}`,
+          })
         : startChild({
             command: process.execPath,
             args: [join(repoRoot, "dist/dataplane/echo/echoMain.js"), String(port), prefix],
@@ -114,13 +142,14 @@ export async function startBackends(kind: "c" | "node", repoRoot: string): Promi
           });
     child.stdout?.resume();
     child.stdin?.end();
-    await waitForPort(port, 10_000, child);
+    for (const host of hosts) await waitForPort(port, 10_000, child, host);
     return { port, child };
   };
   const one = await start("one");
   const two = await start("two");
   return {
     kind,
+    hosts,
     one,
     two,
     stop: async () => {
@@ -162,6 +191,8 @@ export interface PeerContext {
   dataPath?: DataPath;
   /** Where the gateway's JSON log lines (stdout and stderr) go. @default discarded */
   logFile?: string;
+  /** The gateway's weights at start. @default WEIGHTS */
+  initialWeights?: { one: number; two: number };
 }
 
 /** Why a peer cannot run here (missing binary or build), or undefined when it can. */
@@ -184,7 +215,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 /** Route file of the gateway: one listener, v1/v2 with the given weights. */
 export function gatewayRoutes(
   listenPort: number,
-  backends: Backends,
+  backends: BackendAddresses,
   weights: { one: number; two: number },
   maxConnections: number,
 ) {
@@ -196,12 +227,33 @@ export function gatewayRoutes(
         balance: "smooth",
         maxConnections,
         routes: [
-          { name: "v1", weight: weights.one, endpoints: [`${HOST}:${backends.one.port}`] },
-          { name: "v2", weight: weights.two, endpoints: [`${HOST}:${backends.two.port}`] },
+          { name: "v1", weight: weights.one, endpoints: endpointsOf(backends, backends.one.port) },
+          { name: "v2", weight: weights.two, endpoints: endpointsOf(backends, backends.two.port) },
         ],
       },
     ],
   };
+}
+
+/**
+ * One server line per backend address, each with its version's weight (80/20 over 4 addresses
+ * is 4 × 80 and 4 × 20: still 80/20), so the proxy's backend side gets the same address pairs as
+ * the gateway's round robin over a route's endpoints.
+ */
+export function weightedServers(
+  backends: BackendAddresses,
+  weights: { one: number; two: number } = WEIGHTS,
+): { name: string; address: string; weight: number }[] {
+  const servers: { name: string; address: string; weight: number }[] = [];
+  for (const [version, port, weight] of [
+    ["v1", backends.one.port, weights.one],
+    ["v2", backends.two.port, weights.two],
+  ] as const) {
+    endpointsOf(backends, port).forEach((address, i) => {
+      servers.push({ name: `${version}-${i + 1}`, address, weight });
+    });
+  }
+  return servers;
 }
 
 export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
@@ -214,7 +266,7 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
     writeFileSync(tmp, JSON.stringify(gatewayRoutes(port, ctx.backends, weights, maxConnections)));
     renameSync(tmp, routeFile);
   };
-  writeRoutes(WEIGHTS);
+  writeRoutes(ctx.initialWeights ?? WEIGHTS);
   const child = startChild({
     command: process.execPath,
     args: [
@@ -254,7 +306,15 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
 }
 
 /** HAProxy config: one thread, tcp mode, weighted round robin, long timeouts (idle phase). */
-export function haproxyConfig(port: number, backends: Backends, maxconn: number): string {
+export function haproxyConfig(
+  port: number,
+  backends: BackendAddresses,
+  maxconn: number,
+  weights: { one: number; two: number } = WEIGHTS,
+): string {
+  const servers = weightedServers(backends, weights)
+    .map((s) => `  server ${s.name} ${s.address} weight ${s.weight}`)
+    .join("\n");
   return `global
   nbthread 1
   maxconn ${maxconn}
@@ -272,8 +332,7 @@ frontend bench
 
 backend echo
   balance roundrobin
-  server v1 ${HOST}:${backends.one.port} weight ${WEIGHTS.one}
-  server v2 ${HOST}:${backends.two.port} weight ${WEIGHTS.two}
+${servers}
 `;
 }
 
@@ -294,7 +353,17 @@ export async function startHaproxy(ctx: PeerContext): Promise<RunningPeer> {
 }
 
 /** nginx config: stream module, 1 worker, weighted upstream, half-close carried through. */
-export function nginxConfig(dir: string, port: number, backends: Backends, conns: number): string {
+export function nginxConfig(
+  dir: string,
+  port: number,
+  backends: BackendAddresses,
+  conns: number,
+  weights: { one: number; two: number } = WEIGHTS,
+): string {
+  const servers = weightedServers(backends, weights)
+    // nginx has no weight 0: such a server is marked down
+    .map((s) => `    server ${s.address} ${s.weight > 0 ? `weight=${s.weight}` : "down"};`)
+    .join("\n");
   return `load_module ${NGINX_STREAM_MODULE};
 worker_processes 1;
 worker_rlimit_nofile ${2 * conns + 100};
@@ -307,8 +376,7 @@ events {
 
 stream {
   upstream echo {
-    server ${HOST}:${backends.one.port} weight=${WEIGHTS.one};
-    server ${HOST}:${backends.two.port} weight=${WEIGHTS.two};
+${servers}
   }
   server {
     listen ${HOST}:${port} backlog=4096;
@@ -340,10 +408,7 @@ export async function startNginx(ctx: PeerContext): Promise<RunningPeer> {
 export function directPeer(backends: Backends): RunningPeer {
   return {
     name: "direct",
-    targets: [
-      `${HOST}:${backends.one.port}=${WEIGHTS.one}`,
-      `${HOST}:${backends.two.port}=${WEIGHTS.two}`,
-    ],
+    targets: weightedServers(backends).map((s) => `${s.address}=${s.weight}`),
     stop: async () => {},
   };
 }
@@ -360,4 +425,120 @@ export function startPeer(name: PeerName, ctx: PeerContext): Promise<RunningPeer
     case "direct":
       return Promise.resolve(directPeer(ctx.backends));
   }
+}
+
+/** A proxy whose weights change through its own reload path (shift check). */
+export interface ReloadablePeer extends RunningPeer {
+  /** Rewrite the config with `weights`, reload, resolve once the new config is in force. */
+  reload(weights: { one: number; two: number }): Promise<void>;
+  /** Pids of the peer's processes now, old ones still finishing their connections included. */
+  processes(): number[];
+}
+
+async function waitUntil(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * HAProxy reloaded the classic way: a new process with the new config and `-sf OLDPID`. The new
+ * process binds (SO_REUSEPORT), then tells the old one to finish: the old one stops listening
+ * and keeps serving its open connections until they end. A reload is in force once the new
+ * process listens and the old one no longer does.
+ */
+export async function startReloadableHaproxy(
+  ctx: PeerContext,
+  weights: { one: number; two: number },
+): Promise<ReloadablePeer> {
+  const port = await freePort();
+  const config = join(ctx.dir, "haproxy.cfg");
+  const write = (w: { one: number; two: number }) =>
+    writeFileSync(config, haproxyConfig(port, ctx.backends, ctx.idleConnections + 50, w));
+  const children: ChildProcess[] = [];
+  const spawnOne = (previous?: number) => {
+    const child = startChild({
+      command: findBinary("haproxy") ?? "haproxy",
+      args: ["-f", config, "-db", ...(previous ? ["-sf", String(previous)] : [])],
+      cwd: ctx.dir,
+      label: "haproxy",
+    });
+    child.stdout?.resume();
+    child.stdin?.end();
+    children.push(child);
+    return child;
+  };
+  write(weights);
+  let current = spawnOne();
+  await waitForPort(port, 10_000, current);
+  const alive = () =>
+    children
+      .filter((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined)
+      .map((c) => c.pid as number);
+  return {
+    name: "haproxy",
+    targets: [`${HOST}:${port}`],
+    pid: current.pid,
+    processes: alive,
+    reload: async (w) => {
+      write(w);
+      const old = current.pid as number;
+      const next = spawnOne(old);
+      const nextPid = next.pid as number;
+      await waitUntil("haproxy -sf reload", 5000, () => {
+        if (next.exitCode !== null) throw new Error(`haproxy reload failed: ${stderrOf(next)}`);
+        const listening = pidsListeningOn(port, [old, nextPid]);
+        return listening.includes(nextPid) && !listening.includes(old);
+      });
+      current = next;
+    },
+    stop: async () => {
+      await Promise.all(children.map((c) => stopChild(c, 5000)));
+    },
+  };
+}
+
+/**
+ * nginx reloaded with `nginx -s reload` (SIGHUP to the master): the master reads the new config
+ * and starts a new worker; the old worker stops accepting and keeps its open connections until
+ * they end (no `worker_shutdown_timeout`). In force once a new worker is running.
+ */
+export async function startReloadableNginx(
+  ctx: PeerContext,
+  weights: { one: number; two: number },
+): Promise<ReloadablePeer> {
+  const port = await freePort();
+  const config = join(ctx.dir, "nginx.conf");
+  const binary = findBinary("nginx") ?? "nginx";
+  const baseArgs = ["-e", join(ctx.dir, "error.log"), "-c", config, "-p", ctx.dir];
+  const write = (w: { one: number; two: number }) =>
+    writeFileSync(config, nginxConfig(ctx.dir, port, ctx.backends, ctx.idleConnections + 50, w));
+  write(weights);
+  const child = startChild({
+    command: binary,
+    args: [...baseArgs, "-g", "daemon off;"],
+    cwd: ctx.dir,
+    label: "nginx",
+  });
+  child.stdout?.resume();
+  child.stdin?.end();
+  await waitForPort(port, 10_000, child);
+  const master = child.pid as number;
+  return {
+    name: "nginx",
+    targets: [`${HOST}:${port}`],
+    pid: master,
+    processes: () => processTree(master),
+    reload: async (w) => {
+      write(w);
+      const before = new Set(processTree(master));
+      execFileSync(binary, [...baseArgs, "-s", "reload"], { stdio: "pipe" });
+      await waitUntil("nginx -s reload", 5000, () =>
+        processTree(master).some((pid) => !before.has(pid)),
+      );
+    },
+    stop: stopper(child),
+  };
 }

@@ -5,9 +5,15 @@
  * then fails (exit 1) listing them.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  busiestPairRate,
+  pairConnectionsPerSecond,
+  readPortSpace,
+  SOURCE_HOSTS,
+} from "./addressPlan";
 import { type LoadgenArgs, type LoadgenResult, openIdle, runLoadgen } from "./loadgen";
 import { type Backends, type RunningPeer, WEIGHTS } from "./peers";
-import { treeUsage } from "./procStats";
+import { busyShare, machineCpu, treeUsage } from "./procStats";
 import type { PeerSample } from "./report";
 
 /** Phase lengths and sizes. */
@@ -115,12 +121,21 @@ export async function measurePeer(
   };
   const cpuBefore = cpuSeconds(peer.pid);
   const backendBefore = backendCpu();
+  const machineBefore = machineCpu();
   const conn50 = await run(
     { mode: "conn", targets, concurrency: 50, durationSec: plan.conn50Sec },
     "conn c=50",
   );
+  const machineAfter = machineCpu();
   const cpuAfter = cpuSeconds(peer.pid);
   const backendAfter = backendCpu();
+  // What bounds the phase: the generator's one thread, the machine's cores, or a port space
+  const pairRate = busiestPairRate(conn50.connPerSec, {
+    sources: SOURCE_HOSTS.length,
+    backendHosts: backends.hosts.length,
+    busiestShare: WEIGHTS.one / (WEIGHTS.one + WEIGHTS.two),
+    direct: peer.name === "direct",
+  });
 
   const rate = async (perSecond: number): Promise<LoadgenResult> => {
     return run(
@@ -191,6 +206,9 @@ export async function measurePeer(
       rssIdleMB,
       rssPerConnKB,
       split: { one: conn50.one, two: conn50.two },
+      generatorCpu50: conn50.elapsedSec > 0 ? conn50.cpuSec / conn50.elapsedSec : undefined,
+      machineBusy50: busyShare(machineBefore, machineAfter),
+      pairUse50: pairRate / pairConnectionsPerSecond(readPortSpace()),
     };
     log(
       `  ${peer.name.padEnd(8)} c1 ${sample.connRate1.toFixed(0)}/s  c50 ${sample.connRate50.toFixed(0)}/s` +

@@ -3,7 +3,7 @@
  * (nginx master + worker, a Node cluster), so figures are summed over the tree under a root pid.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 /** The fields of /proc/PID/stat the benchmark uses. */
 export interface ProcStat {
@@ -132,4 +132,68 @@ export function treeUsage(root: number): TreeUsage {
     }
   }
   return { pids, cpuSeconds: ticks / clockTicks(), rssKb };
+}
+
+/** Jiffies of the `cpu` line of /proc/stat: all of them, and those not idle or waiting. */
+export interface MachineCpu {
+  total: number;
+  busy: number;
+}
+
+/**
+ * Parse the aggregate `cpu` line of /proc/stat (user nice system idle iowait irq softirq steal
+ * ...; guest time is already inside user). Busy is everything but idle and iowait.
+ */
+export function parseMachineCpu(text: string): MachineCpu {
+  const line = text.split("\n").find((l) => l.startsWith("cpu "));
+  if (!line) throw new Error("no cpu line in /proc/stat");
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = fields.reduce((sum, x) => sum + x, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { total, busy: total - idle };
+}
+
+/** The machine's CPU counters now. */
+export function machineCpu(): MachineCpu {
+  return parseMachineCpu(readFileSync("/proc/stat", "utf8"));
+}
+
+/** Share of all cores busy between two snapshots (0..1). */
+export function busyShare(before: MachineCpu, after: MachineCpu): number {
+  const total = after.total - before.total;
+  return total > 0 ? (after.busy - before.busy) / total : 0;
+}
+
+/**
+ * Socket inodes listening on TCP `port` in /proc/net/tcp text (`sl local rem st ... inode`;
+ * addresses in hex, state 0A = LISTEN).
+ */
+export function listeningInodes(procNetTcp: string, port: number): Set<string> {
+  const inodes = new Set<string>();
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const line of procNetTcp.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[3] === "0A" && fields[1]?.endsWith(`:${hexPort}`) && fields[9])
+      inodes.add(fields[9]);
+  }
+  return inodes;
+}
+
+/** Which of `pids` hold a socket listening on TCP `port` (the reload checks). */
+export function pidsListeningOn(port: number, pids: readonly number[]): number[] {
+  const inodes = listeningInodes(readFileSync("/proc/net/tcp", "utf8"), port);
+  return pids.filter((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+          return inodes.has(target.slice("socket:[".length, -1));
+        } catch {
+          return false; // closed meanwhile
+        }
+      });
+    } catch {
+      return false; // exited
+    }
+  });
 }

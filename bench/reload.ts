@@ -45,7 +45,8 @@ export function parseReloadsTotal(metrics: string): number | undefined {
   return total;
 }
 
-async function reloadsTotal(gateway: RunningGateway): Promise<number | undefined> {
+/** The gateway's reloads_total now (undefined when /metrics does not answer). */
+export async function reloadsTotal(gateway: RunningGateway): Promise<number | undefined> {
   try {
     const response = await fetch(`http://${gateway.admin}/metrics`);
     return parseReloadsTotal(await response.text());

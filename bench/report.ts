@@ -84,6 +84,12 @@ export interface PeerSample {
   rssPerConnKB?: number;
   /** Connections of the 50-concurrent phase that went to v1 / v2. */
   split: { one: number; two: number };
+  /** 50-concurrent phase: the load generator's CPU, share of one core. */
+  generatorCpu50?: number;
+  /** 50-concurrent phase: share of all the machine's cores that were busy. */
+  machineBusy50?: number;
+  /** 50-concurrent phase: the busiest address pair's rate, share of what its port space carries. */
+  pairUse50?: number;
   /** Failed or wrong connections and off-weight splits seen in this round (empty: none). */
   problems?: string[];
 }
@@ -96,7 +102,7 @@ export interface MetricSummary {
   /** Whether a bigger value is better (for reading the ratio). */
   higherIsBetter: boolean;
   perPeer: Record<string, Spread | undefined>;
-  /** Median of per-round gateway/HAProxy ratios, with min–max. */
+  /** Median of per-round gateway/HAProxy ratios, with min–max (absent for context rows). */
   gatewayVsHaproxy?: Spread;
   /** Median of per-round gateway/direct ratios, with min–max. */
   gatewayVsDirect?: Spread;
@@ -111,6 +117,8 @@ interface MetricDef {
   value: (sample: PeerSample, direct: PeerSample | undefined) => number | undefined;
   /** Compare to direct? Added latency against direct is 0 by definition. */
   vsDirect: boolean;
+  /** A context row (what bounds a phase): no ratios. */
+  context?: true;
 }
 
 /**
@@ -120,6 +128,19 @@ interface MetricDef {
 export function addedLatency(peer: number, direct: number | undefined): number | undefined {
   if (direct === undefined) return undefined;
   return peer - direct;
+}
+
+/**
+ * The proxy's CPU over the 50-concurrent phase as a share of one core: its CPU per connection
+ * times connections per second. HAProxy (`nbthread 1`), nginx (1 worker) and the gateway each
+ * carry connections on one thread.
+ */
+export function proxyCoreShare(s: PeerSample): number | undefined {
+  return s.cpuPerConnUs === undefined ? undefined : (s.cpuPerConnUs * s.connRate50) / 1e6;
+}
+
+function percent(share: number | undefined): number | undefined {
+  return share === undefined ? undefined : 100 * share;
 }
 
 export const METRICS: readonly MetricDef[] = [
@@ -138,6 +159,42 @@ export const METRICS: readonly MetricDef[] = [
     higherIsBetter: true,
     value: (s) => s.connRate50,
     vsDirect: true,
+  },
+  {
+    key: "generatorCpu50",
+    label: "c=50: load generator CPU",
+    unit: "% of a core",
+    higherIsBetter: false,
+    value: (s) => percent(s.generatorCpu50),
+    vsDirect: false,
+    context: true,
+  },
+  {
+    key: "proxyCpu50",
+    label: "c=50: proxy CPU",
+    unit: "% of a core",
+    higherIsBetter: false,
+    value: (s) => percent(proxyCoreShare(s)),
+    vsDirect: false,
+    context: true,
+  },
+  {
+    key: "machineBusy50",
+    label: "c=50: machine CPU busy",
+    unit: "% of all cores",
+    higherIsBetter: false,
+    value: (s) => percent(s.machineBusy50),
+    vsDirect: false,
+    context: true,
+  },
+  {
+    key: "pairUse50",
+    label: "c=50: busiest address pair",
+    unit: "% of its port space",
+    higherIsBetter: false,
+    value: (s) => percent(s.pairUse50),
+    vsDirect: false,
+    context: true,
   },
   {
     key: "cpuPerConn",
@@ -254,7 +311,9 @@ export function summarize(samples: readonly PeerSample[]): MetricSummary[] {
       unit: metric.unit,
       higherIsBetter: metric.higherIsBetter,
       perPeer,
-      gatewayVsHaproxy: spread(roundRatios(gateway, series("haproxy"))),
+      gatewayVsHaproxy: metric.context
+        ? undefined
+        : spread(roundRatios(gateway, series("haproxy"))),
       gatewayVsDirect: metric.vsDirect ? spread(roundRatios(gateway, series("direct"))) : undefined,
     };
   });
@@ -339,4 +398,40 @@ export function headline(
  */
 export function roundOrder<T>(peers: readonly T[], round: number): T[] {
   return round % 2 === 0 ? [...peers] : [...peers].reverse();
+}
+
+/** Above these shares a resource is taken to bound the 50-concurrent phase. */
+export const BOUND_AT = { proxy: 0.85, generator: 0.9, machine: 0.95, pairs: 0.9 } as const;
+
+/**
+ * What bounds a peer's 50-concurrent phase, in words, from its per-round samples (medians):
+ * the proxy's own thread, the load generator's single thread, the machine's cores, or the port
+ * space of an address pair. Empty when none is near its limit.
+ */
+export function conn50Bounds(samples: readonly PeerSample[]): string[] {
+  const proxy = spread(samples.map(proxyCoreShare));
+  const generator = spread(samples.map((s) => s.generatorCpu50));
+  const machine = spread(samples.map((s) => s.machineBusy50));
+  const pairs = spread(samples.map((s) => s.pairUse50));
+  const reasons: string[] = [];
+  const pct = (x: number) => `${Math.round(100 * x)} %`;
+  if (proxy && proxy.median >= BOUND_AT.proxy)
+    reasons.push(`the proxy's own thread (${pct(proxy.median)} of a core)`);
+  if (generator && generator.median >= BOUND_AT.generator)
+    reasons.push(`the load generator (${pct(generator.median)} of its one core)`);
+  if (machine && machine.median >= BOUND_AT.machine)
+    reasons.push(`the machine's cores (${pct(machine.median)} busy)`);
+  if (pairs && pairs.median >= BOUND_AT.pairs)
+    reasons.push(`the loopback port space (busiest address pair at ${pct(pairs.median)})`);
+  return reasons;
+}
+
+/** {@link conn50Bounds} per peer, in the order given. */
+export function conn50BoundsByPeer(
+  samples: readonly PeerSample[],
+  peers: readonly string[],
+): Record<string, string[]> {
+  const result: Record<string, string[]> = {};
+  for (const peer of peers) result[peer] = conn50Bounds(samples.filter((s) => s.peer === peer));
+  return result;
 }

@@ -1,15 +1,18 @@
 /**
  * `npm run bench` — the gateway against HAProxy, nginx stream and direct-to-backend (issue 5).
  *
- *   npm run bench                      full run (~8 min): 5 rounds, gateway and HAProxy alternate
- *   npm run bench -- --quick           under a minute, for development
- *   npm run bench -- --json            one JSON object on stdout (progress on stderr)
+ *   npm run bench                      full run: 5 rounds, gateway and HAProxy alternate
+ *   npm run bench -- --quick           about half a minute, for development
+ *   npm run -s bench -- --json         one JSON object on stdout (progress on stderr)
+ *   npm run bench -- --shift-check     issue 11: open streams across 20 weight changes (gateway,
+ *                                      HAProxy -sf, nginx reload) and the splitter hop's cost
  *   options: --rounds N  --peers gateway,haproxy,nginx,direct  --backend c|node
  *            --profile / --no-profile  --no-build  --idle-connections N
  *            --data-path handles|sockets (the gateway's; default: its own default)
  *
- * Everything listens on 127.0.0.1 only, every phase is bounded in time, and every process the
- * run starts is stopped at the end, on errors and on Ctrl-C. Results: bench/results/*.json.
+ * Everything stays on loopback (127.0.0.0/8; addresses in addressPlan.ts), every phase is
+ * bounded in time, and every process the run starts is stopped at the end, on errors and on
+ * Ctrl-C. Results: bench/results/*.json.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,9 +20,16 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DATA_PATHS, type DataPath, isDataPath } from "../dataplane/gateway/gatewayConnection";
+import {
+  BACKEND_HOSTS,
+  pairConnectionsPerSecond,
+  readPortSpace,
+  SOURCE_HOSTS,
+} from "./addressPlan";
 import { installCleanup, killAllChildren, onExit } from "./children";
 import { type CpuProfile, inclusiveTimes, type SelfTime, selfTimes } from "./cpuProfile";
 import { checkHalfClose, type HalfCloseResult } from "./halfClose";
+import { HOP_PLAN, measureHopCost, QUICK_HOP_PLAN } from "./hopCost";
 import { compileNativeHelpers, runLoadgen } from "./loadgen";
 import {
   type Backends,
@@ -38,7 +48,26 @@ import {
   type ReloadUnderLoad,
   reloadsUnderLoad,
 } from "./reload";
-import { headline, median, type PeerSample, roundOrder, summarize, summaryTable } from "./report";
+import {
+  conn50BoundsByPeer,
+  formatSpread,
+  headline,
+  median,
+  type PeerSample,
+  renderTable,
+  roundOrder,
+  summarize,
+  summaryTable,
+} from "./report";
+import {
+  QUICK_SHIFT_PLAN,
+  SHIFT_PLAN,
+  type ShiftResult,
+  shiftContext,
+  shiftGateway,
+  shiftProblems,
+  shiftReloadingPeer,
+} from "./shiftCheck";
 
 const REPO_ROOT = join(__dirname, "..");
 const RESULTS_DIR = join(REPO_ROOT, "bench", "results");
@@ -55,6 +84,7 @@ interface Options {
   build: boolean;
   plan: PhasePlan;
   dataPath: DataPath | undefined;
+  shiftCheck: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -71,6 +101,7 @@ function parseOptions(argv: string[]): Options {
       "no-build": { type: "boolean", default: false },
       "idle-connections": { type: "string" },
       "data-path": { type: "string" },
+      "shift-check": { type: "boolean", default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -108,6 +139,7 @@ function parseOptions(argv: string[]): Options {
     build: !values["no-build"],
     plan,
     dataPath,
+    shiftCheck: values["shift-check"] === true,
   };
 }
 
@@ -214,6 +246,7 @@ async function profileGateway(
 async function main(): Promise<boolean> {
   const options = parseOptions(process.argv.slice(2));
   installCleanup();
+  if (options.shiftCheck) return shiftCheckMain(options);
   const started = Date.now();
   const info = { ...machine(), nginx: nginxVersion() };
   log(
@@ -241,9 +274,12 @@ async function main(): Promise<boolean> {
   let reloadLatency: ReloadLatency | undefined;
   let reloadLoad: ReloadUnderLoad | undefined;
   let profile: ProfileResult | undefined;
+  /** The load average as each round starts: the machine is shared. */
+  const roundLoad: number[][] = [];
   try {
     for (let round = 0; round < options.rounds; round++) {
-      log(`round ${round + 1}/${options.rounds}`);
+      roundLoad.push(loadavg().map((x) => Number(x.toFixed(2))));
+      log(`round ${round + 1}/${options.rounds}, load ${roundLoad[round]?.join(" ")}`);
       for (const name of roundOrder(peers, round)) {
         const dir = mkdtempSync(join(workDir, `${name}-`));
         const peer = await startPeer(name, {
@@ -285,6 +321,7 @@ async function main(): Promise<boolean> {
   }
 
   const summary = summarize(samples);
+  const conn50Bounds = conn50BoundsByPeer(samples, peers);
   const reloadMs = reloadLatency?.samplesMs.length ? median(reloadLatency.samplesMs) : undefined;
   const head = headline(summary, { reloadMs, lostConnections: reloadLoad?.lostConnections });
   const backendCpu = median(
@@ -313,7 +350,11 @@ async function main(): Promise<boolean> {
     ...head,
     date: new Date(started).toISOString(),
     durationSec: Math.round((Date.now() - started) / 1000),
-    machine: { ...info, loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))) },
+    machine: {
+      ...info,
+      loadAverageAtRoundStarts: roundLoad,
+      loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))),
+    },
     options: {
       quick: options.quick,
       rounds: options.rounds,
@@ -325,6 +366,8 @@ async function main(): Promise<boolean> {
     halfClose,
     reload: { latency: reloadLatency, underLoad: reloadLoad },
     backendCpuPerConnUsDirect: backendCpu,
+    addressPlan: { sources: SOURCE_HOSTS, backendHosts: BACKEND_HOSTS, portSpace: readPortSpace() },
+    conn50Bounds,
     summary,
     samples,
     profile,
@@ -345,9 +388,26 @@ async function main(): Promise<boolean> {
   out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
   out(`peers: ${info.haproxy ?? "-"}; ${info.nginx ?? "-"}; backends: ${options.backend} echo`);
   out(`gateway data path: ${options.dataPath ?? "default (handles where this Node has them)"}`);
+  out(
+    `load average (1 min) at start ${info.loadAverageAtStart[0]}, at each round ` +
+      `${roundLoad.map((l) => l[0]).join(", ")}, at end ${result.machine.loadAverageAtEnd[0]}`,
+  );
   out("values: median (min–max) over rounds; ratios: median (min–max) of per-round ratios");
   out();
   out(summaryTable(summary, peers));
+  out();
+  const space = readPortSpace();
+  out(
+    `c=50 phase, what bounds it (port space: ${Math.round(pairConnectionsPerSecond(space)).toLocaleString("en")} ` +
+      `new conn/s per address pair; ${SOURCE_HOSTS.length} load generator sources, ` +
+      `${BACKEND_HOSTS.length} addresses per backend):`,
+  );
+  for (const peer of peers) {
+    const reasons = conn50Bounds[peer] ?? [];
+    out(
+      `  ${peer}: ${reasons.length > 0 ? `bound by ${reasons.join(" and ")}` : "no limit near (not saturated)"}`,
+    );
+  }
   out();
   for (const [name, check] of Object.entries(halfClose))
     out(
@@ -367,8 +427,11 @@ async function main(): Promise<boolean> {
         `long-lived: ${reloadLoad.longLived.stillWorking}/${reloadLoad.longLived.opened} still working), ` +
         `same process: ${reloadLoad.samePid}`,
     );
-  out("HAProxy and nginx reloads are not measured (they restart workers; out of scope).");
-  out(`backend CPU per connection (direct, ${options.backend} echo): ${backendCpu.toFixed(1)} µs`);
+  out("HAProxy's and nginx's reload paths: npm run bench -- --shift-check.");
+  if (Number.isFinite(backendCpu))
+    out(
+      `backend CPU per connection (direct, ${options.backend} echo): ${backendCpu.toFixed(1)} µs`,
+    );
   if (profile) {
     out();
     out(`gateway CPU profile (${profile.files.length} file(s)); top self time, % of busy time:`);
@@ -390,6 +453,158 @@ async function main(): Promise<boolean> {
     for (const problem of problems) out(`  ${problem}`);
   }
   return result.ok;
+}
+
+/** `--shift-check`: issue 11's measurement (see shiftCheck.ts and hopCost.ts). */
+async function shiftCheckMain(options: Options): Promise<boolean> {
+  const started = Date.now();
+  const info = { ...machine(), nginx: nginxVersion() };
+  log(
+    `machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, ` +
+      `load ${info.loadAverageAtStart.join(" ")}`,
+  );
+  if (options.build) {
+    log("building the gateway: npm run build");
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO_ROOT, stdio: "inherit" });
+  }
+  compileNativeHelpers();
+  const available = choosePeers(["gateway", "haproxy", "nginx"]);
+  if (!available.includes("gateway")) throw new Error("the shift check needs the gateway");
+  const plan = options.quick ? QUICK_SHIFT_PLAN : SHIFT_PLAN;
+  const hopPlan = options.quick ? QUICK_HOP_PLAN : HOP_PLAN;
+  mkdirSync(LOG_DIR, { recursive: true });
+  const workDir = mkdtempSync(join(tmpdir(), "tcp-shift-bench-"));
+  onExit(() => rmSync(workDir, { recursive: true, force: true }));
+  const backends = await startBackends(options.backend, REPO_ROOT);
+  const context = (label: string) => ({
+    ...shiftContext(backends, mkdtempSync(join(workDir, `${label}-`)), REPO_ROOT),
+    dataPath: options.dataPath,
+  });
+  const shifts: ShiftResult[] = [];
+  let hop: Awaited<ReturnType<typeof measureHopCost>> | undefined;
+  try {
+    log(
+      `shift: ${plan.connections} streams (${plan.lineBytes} B lines every ${plan.lineIntervalMs} ms), ` +
+        `${plan.changes} weight changes ${plan.changeIntervalMs} ms apart`,
+    );
+    shifts.push(await shiftGateway(context("gateway"), plan));
+    for (const name of ["haproxy", "nginx"] as const)
+      if (available.includes(name))
+        shifts.push(await shiftReloadingPeer(name, context(name), plan));
+    if (available.includes("haproxy")) {
+      log("hop: client → HAProxy → gateway → echo vs client → HAProxy → echo");
+      hop = await measureHopCost(context, hopPlan, log);
+    } else log("hop cost skipped: it needs HAProxy as the stand-in ingress proxy");
+  } finally {
+    await backends.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const gatewayShift = shifts.find((r) => r.peer === "gateway");
+  const problems = [
+    ...(gatewayShift ? shiftProblems(gatewayShift) : []),
+    ...(hop && hop.cost.errors > 0 ? [`hop: ${hop.cost.errors} failed connections`] : []),
+  ];
+  const peerFindings = shifts.filter((r) => r.peer !== "gateway").flatMap(shiftProblems);
+  const result = {
+    ok: problems.length === 0,
+    problems,
+    peerFindings,
+    date: new Date(started).toISOString(),
+    durationSec: Math.round((Date.now() - started) / 1000),
+    machine: { ...info, loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))) },
+    plan,
+    hopPlan,
+    shifts,
+    hop,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `shift-check-${result.date.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
+    return result.ok;
+  }
+  const out = (line = "") => process.stdout.write(`${line}\n`);
+  out();
+  out(`tcp-shift shift check ${result.date}${options.quick ? " (quick)" : ""}`);
+  out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
+  out(
+    `load average (1 min) at start ${info.loadAverageAtStart[0]}, at end ` +
+      `${result.machine.loadAverageAtEnd[0]}; ${result.durationSec} s`,
+  );
+  out(
+    `${plan.connections} long-lived streams, ${plan.lineBytes} B lines every ${plan.lineIntervalMs} ms ` +
+      `each way, every byte checked; ${plan.changes} weight changes ${plan.changeIntervalMs} ms apart ` +
+      `(v2 50 → 100 → 50 in steps of 5)`,
+  );
+  out();
+  out(shiftTable(shifts));
+  out();
+  if (hop) {
+    const c = hop.cost;
+    out(
+      `extra hop of splitter: gateway (client → HAProxy → gateway → echo vs client → HAProxy → echo), ` +
+        `${c.rounds} round(s), median (min–max) of per-round differences:`,
+    );
+    out(
+      renderTable([
+        ["figure", "via gateway − one hop"],
+        ["added p50 @1000/s [µs]", formatSpread(c.addedP50At1000Us)],
+        ["added p99 @1000/s [µs]", formatSpread(c.addedP99At1000Us)],
+        ["added p50 @3000/s [µs]", formatSpread(c.addedP50At3000Us)],
+        ["added p99 @3000/s [µs]", formatSpread(c.addedP99At3000Us)],
+        ["gateway CPU per connection [µs]", formatSpread(c.gatewayCpuUs)],
+        ["added proxy CPU per connection [µs]", formatSpread(c.addedCpuUs)],
+        ["new conn/s at 50 concurrent, ratio", formatSpread(c.connRate50Ratio, true)],
+      ]),
+    );
+    out(
+      `one hop: p50/p99 @1000/s ${c.oneHop.p50At1000?.toFixed(0)}/${c.oneHop.p99At1000?.toFixed(0)} µs, ` +
+        `${c.oneHop.connRate50?.toFixed(0)} conn/s; via gateway: ${c.viaGateway.p50At1000?.toFixed(0)}/` +
+        `${c.viaGateway.p99At1000?.toFixed(0)} µs, ${c.viaGateway.connRate50?.toFixed(0)} conn/s`,
+    );
+    out(
+      "Models one more userspace proxy on loopback; not pod-to-pod network, kube-proxy, Envoy itself.",
+    );
+  }
+  out();
+  out(`results: ${file}`);
+  for (const finding of peerFindings) out(`peer: ${finding}`);
+  if (problems.length > 0) {
+    out();
+    out(`FAILED: ${problems.length} problem(s)`);
+    for (const problem of problems) out(`  ${problem}`);
+  }
+  return result.ok;
+}
+
+/** One row per peer of the shift check. */
+function shiftTable(shifts: readonly ShiftResult[]): string {
+  const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
+  return renderTable([
+    [
+      "peer",
+      "reload path",
+      "changes applied",
+      "streams intact",
+      "closed",
+      "bytes lost",
+      "MiB each way",
+      "reload in force [ms]",
+      "processes after",
+    ],
+    ...shifts.map((r) => [
+      r.peer,
+      r.reloadPath,
+      `${r.changesApplied ?? "?"}/${r.changesWritten}`,
+      `${r.completed}/${r.connections}`,
+      String(r.closed),
+      String(r.lostBytes),
+      mib(r.verifiedBytes),
+      r.reloadMs ? `${r.reloadMs.median.toFixed(0)} (max ${r.reloadMs.max.toFixed(0)})` : "–",
+      `${r.processesAtEnd}${r.samePid === undefined ? "" : r.samePid ? " (same pid)" : " (restarted)"}`,
+    ]),
+  ]);
 }
 
 main().then(

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { type CpuProfile, inclusiveTimes, selfTimes, shortUrl } from "../../bench/cpuProfile";
 import { isEchoReply, splitTarget } from "../../bench/halfClose";
 import { parseLoadgenLine } from "../../bench/loadgen";
-import { gatewayRoutes, haproxyConfig, nginxConfig } from "../../bench/peers";
+import {
+  type BackendAddresses,
+  gatewayRoutes,
+  haproxyConfig,
+  nginxConfig,
+  weightedServers,
+} from "../../bench/peers";
 import { checkSplit } from "../../bench/phases";
 import { parseReloadsTotal } from "../../bench/reload";
 import { validateRouteFile } from "../../contract/routeFile";
@@ -88,8 +94,16 @@ describe("reply and output parsing", () => {
     const line =
       '{"phase":"conn","ok":10,"errors":0,"firstError":"","one":8,"two":2,"elapsedSec":1.0,' +
       '"connPerSec":10.0,"latencyUs":{"count":10,"mean":5.0,"p50":4.0,"p90":6.0,"p99":9.0,' +
-      '"max":9.5},"bytes":0,"mbPerSec":0.00}';
-    expect(parseLoadgenLine(line)).toMatchObject({ ok: 10, one: 8, two: 2, latencyUs: { p99: 9 } });
+      '"max":9.5},"bytes":0,"mbPerSec":0.00,"sentBytes":4096,"verifiedBytes":4000,"cpuSec":0.812}';
+    expect(parseLoadgenLine(line)).toMatchObject({
+      ok: 10,
+      one: 8,
+      two: 2,
+      latencyUs: { p99: 9 },
+      sentBytes: 4096,
+      verifiedBytes: 4000,
+      cpuSec: 0.812,
+    });
     expect(() => parseLoadgenLine('{"phase":"conn"}')).toThrow(/unexpected loadgen output/);
   });
 
@@ -109,25 +123,48 @@ describe("reply and output parsing", () => {
 });
 
 describe("peer configs", () => {
-  const backends = { one: { port: 9001 }, two: { port: 9002 } } as Parameters<
-    typeof haproxyConfig
-  >[1];
+  const backends: BackendAddresses = {
+    hosts: ["127.0.1.1", "127.0.1.2"],
+    one: { port: 9001 },
+    two: { port: 9002 },
+  };
 
-  it("gives HAProxy one thread, tcp mode and 80/20 weighted round robin", () => {
+  it("lists every backend address with its version's weight, so the split stays 80/20", () => {
+    expect(weightedServers(backends)).toEqual([
+      { name: "v1-1", address: "127.0.1.1:9001", weight: 80 },
+      { name: "v1-2", address: "127.0.1.2:9001", weight: 80 },
+      { name: "v2-1", address: "127.0.1.1:9002", weight: 20 },
+      { name: "v2-2", address: "127.0.1.2:9002", weight: 20 },
+    ]);
+  });
+
+  it("gives HAProxy one thread, tcp mode and 80/20 weighted round robin over every address", () => {
     const config = haproxyConfig(31400, backends, 10_000);
     expect(config).toContain("nbthread 1");
     expect(config).toContain("mode tcp");
-    expect(config).toContain("balance roundrobin");
-    expect(config).toContain("server v1 127.0.0.1:9001 weight 80");
-    expect(config).toContain("server v2 127.0.0.1:9002 weight 20");
+    expect(config).toContain("bind 127.0.0.1:31400");
+    expect(config).toContain(
+      "  balance roundrobin\n" +
+        "  server v1-1 127.0.1.1:9001 weight 80\n" +
+        "  server v1-2 127.0.1.2:9001 weight 80\n" +
+        "  server v2-1 127.0.1.1:9002 weight 20\n" +
+        "  server v2-2 127.0.1.2:9002 weight 20\n",
+    );
   });
 
   it("gives nginx one worker, the stream module, 80/20 weights and proxy_half_close", () => {
     const config = nginxConfig("/tmp/x", 31400, backends, 10_000);
     expect(config).toContain("worker_processes 1;");
-    expect(config).toContain("server 127.0.0.1:9001 weight=80;");
+    expect(config).toContain("server 127.0.1.2:9001 weight=80;");
+    expect(config).toContain("server 127.0.1.2:9002 weight=20;");
     expect(config).toContain("proxy_half_close on;");
     expect(config).toContain("listen 127.0.0.1:31400");
+  });
+
+  it("marks nginx servers of a weight-0 version down (nginx has no weight 0)", () => {
+    const config = nginxConfig("/tmp/x", 31400, backends, 10_000, { one: 0, two: 100 });
+    expect(config).toContain("server 127.0.1.1:9001 down;");
+    expect(config).toContain("server 127.0.1.1:9002 weight=100;");
   });
 
   it("writes a gateway route file that the gateway's own schema accepts", () => {
@@ -136,8 +173,8 @@ describe("peer configs", () => {
       "bench",
     );
     expect(routes.listeners[0]?.routes.map((r) => [r.name, r.weight, r.endpoints])).toEqual([
-      ["v1", 80, ["127.0.0.1:9001"]],
-      ["v2", 20, ["127.0.0.1:9002"]],
+      ["v1", 80, ["127.0.1.1:9001", "127.0.1.2:9001"]],
+      ["v2", 20, ["127.0.1.1:9002", "127.0.1.2:9002"]],
     ]);
   });
 });

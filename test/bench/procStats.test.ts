@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { descendants, parseProcStat, parseStatusRssKb } from "../../bench/procStats";
+import {
+  busyShare,
+  descendants,
+  listeningInodes,
+  parseMachineCpu,
+  parseProcStat,
+  parseStatusRssKb,
+} from "../../bench/procStats";
 
 // A real /proc/PID/stat line (52 fields), with a comm that contains ") " to prove the parser
 // splits after the LAST parenthesis.
@@ -46,5 +53,27 @@ describe("descendants", () => {
     ]);
     expect(descendants(10, parentOf).sort()).toEqual([10, 11, 12, 13]);
     expect(descendants(99, parentOf)).toEqual([99]);
+  });
+});
+
+describe("machine CPU", () => {
+  it("counts everything but idle and iowait as busy, from the aggregate cpu line", () => {
+    const text = "cpu  100 5 50 800 20 3 2 10 7 0\ncpu0 50 2 25 400 10 1 1 5 3 0\nintr 12345\n";
+    expect(parseMachineCpu(text)).toEqual({ total: 990, busy: 170 });
+    expect(busyShare({ total: 990, busy: 170 }, { total: 1190, busy: 320 })).toBe(0.75);
+    expect(() => parseMachineCpu("intr 1\n")).toThrow(/no cpu line/);
+  });
+});
+
+describe("listeningInodes", () => {
+  it("takes the inodes of LISTEN (0A) sockets on the port from /proc/net/tcp", () => {
+    const text =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+      "   0: 0100007F:5DC1 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0 100 0 0 10 0\n" +
+      "   1: 0100007F:5DC1 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 222 1 0 20 4 30 10 -1\n" +
+      "   2: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 333 1 0 100 0 0 10 0\n";
+    expect([...listeningInodes(text, 0x5dc1)]).toEqual(["111"]);
+    expect([...listeningInodes(text, 8080)]).toEqual(["333"]);
+    expect([...listeningInodes(text, 9)]).toEqual([]);
   });
 });

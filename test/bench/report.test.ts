@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
   addedLatency,
+  conn50Bounds,
   formatSpread,
   headline,
   median,
   type PeerSample,
+  proxyCoreShare,
   renderTable,
   roundOrder,
   roundRatios,
@@ -139,5 +141,43 @@ describe("table", () => {
       "haproxy",
       "gateway",
     ]);
+  });
+});
+
+describe("what bounds the 50-concurrent phase", () => {
+  const bound = (generatorCpu50: number, machineBusy50: number, pairUse50: number) => ({
+    ...sample("direct", 0, 20_000, 100),
+    generatorCpu50,
+    machineBusy50,
+    pairUse50,
+  });
+
+  it("names the generator, the cores or the port space when near their limit (medians)", () => {
+    expect(conn50Bounds([bound(0.97, 0.99, 0.3), bound(0.95, 0.97, 0.3)])).toEqual([
+      "the load generator (96 % of its one core)",
+      "the machine's cores (98 % busy)",
+    ]);
+    expect(conn50Bounds([bound(0.5, 0.7, 0.99)])).toEqual([
+      "the loopback port space (busiest address pair at 99 %)",
+    ]);
+    expect(conn50Bounds([bound(0.5, 0.7, 0.3)])).toEqual([]);
+  });
+
+  it("names the proxy's own thread when its CPU per connection × rate nears one core", () => {
+    // 70 µs × 13,000 conn/s = 0.91 of a core
+    const busy = { ...sample("gateway", 0, 13_000, 100), cpuPerConnUs: 70, machineBusy50: 0.9 };
+    expect(proxyCoreShare(busy)).toBeCloseTo(0.91, 10);
+    expect(conn50Bounds([busy])).toEqual(["the proxy's own thread (91 % of a core)"]);
+    expect(proxyCoreShare(sample("direct", 0, 20_000, 100))).toBeUndefined();
+  });
+
+  it("shows the context rows per peer without ratios", () => {
+    const summary = summarize([
+      { ...sample("gateway", 0, 600, 400), generatorCpu50: 0.5 },
+      { ...sample("haproxy", 0, 1000, 200), generatorCpu50: 0.8 },
+    ]);
+    const row = summary.find((m) => m.key === "generatorCpu50");
+    expect(row?.perPeer.gateway?.median).toBe(50);
+    expect(row?.gatewayVsHaproxy).toBeUndefined();
   });
 });
