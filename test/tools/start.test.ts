@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../dataplane/shared/jsonLogger";
 import { runVerify } from "../../dataplane/verify/verify";
-import { type LocalStack, localConfig, startLocalStack } from "../../tools/local/localStack";
+import {
+  type LocalStack,
+  localConfig,
+  localMaxConnections,
+  startLocalStack,
+} from "../../tools/local/localStack";
 import { aliveInGroup, type NpmRun, runNpm } from "../dataplane/npmProcess";
 
 const PROJECT_ROOT = join(__dirname, "..", "..");
@@ -294,6 +299,13 @@ describe("local mode follows the stack file", () => {
 });
 
 describe("local mode config", () => {
+  it("keeps the gateway's connection limit within the open-files limit (3 descriptors each)", () => {
+    expect(localMaxConnections(20_000)).toBe(6645);
+    expect(localMaxConnections(1_048_576)).toBe(10_000);
+    expect(localMaxConnections(1024)).toBe(320);
+    expect(localMaxConnections(undefined)).toBe(10_000);
+  });
+
   it("stands in for secrets it cannot decrypt, and refuses a secret weight", () => {
     expect(localConfig(stackFileText("30"), "Pulumi.dev.yaml").weightV2).toBe(30);
     const standalone = [

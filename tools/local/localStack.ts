@@ -29,6 +29,7 @@ import {
 } from "../../dataplane/gateway/tcpGateway";
 import { type FileWatchError, watchFile } from "../../dataplane/shared/fileWatcher";
 import { createLogger, type Logger } from "../../dataplane/shared/jsonLogger";
+import { DESCRIPTOR_RESERVE, openFilesLimit } from "../../dataplane/shared/openFiles";
 import {
   CONFIG_KEYS,
   parseConfig,
@@ -245,6 +246,22 @@ function formatGateway(config: TcpShiftConfig, file: string): string {
   return `gateway: balance ${config.gatewayBalance}, PROXY protocol ${config.gatewayProxyProtocol ? "on" : "off"}, ${drain} (${file})`;
 }
 
+/** The deployed gateway's default; local mode stays below it when descriptors are short. */
+const GATEWAY_MAX_CONNECTIONS = 10_000;
+
+/**
+ * The gateway's connection limit in local mode: every connection holds three descriptors in
+ * this one process (client and backend sockets in the gateway, the echo server's end), so the
+ * limit follows the open-files limit instead of warning that 10,000 cannot be carried.
+ */
+export function localMaxConnections(openFiles: number | undefined): number {
+  if (openFiles === undefined) return GATEWAY_MAX_CONNECTIONS;
+  return Math.max(
+    1,
+    Math.min(GATEWAY_MAX_CONNECTIONS, Math.floor((openFiles - DESCRIPTOR_RESERVE) / 3)),
+  );
+}
+
 /** Start the echo servers and the gateway from the stack file; resolves once all listen. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const stack = options.stack ?? "dev";
@@ -292,17 +309,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Weights, balance, PROXY protocol and drain follow the file; names, prefixes and ports are
     // fixed at start.
     const listenerName = config.appName;
-    const routesFor = (current: TcpShiftConfig, listen: string): RouteFile =>
-      validateRouteFile(
-        buildGatewayRoutes({
-          name: listenerName,
-          weightV2: current.weightV2,
-          options: gatewayRouteOptions(current),
-          listen,
-          endpoints,
-        }),
+    const maxConnections = localMaxConnections(openFilesLimit());
+    const routesFor = (current: TcpShiftConfig, listen: string): RouteFile => {
+      const built = buildGatewayRoutes({
+        name: listenerName,
+        weightV2: current.weightV2,
+        options: gatewayRouteOptions(current),
+        listen,
+        endpoints,
+      });
+      return validateRouteFile(
+        { listeners: built.listeners.map((listener) => ({ ...listener, maxConnections })) },
         `routes built from ${fileName}`,
       );
+    };
 
     const requestedPort = options.port ?? config.ingressPort;
     // Reloads repeat this exact string: the gateway keeps a listener whose name and `listen` are
