@@ -3,9 +3,16 @@
  * single-threaded epoll loop, so every peer (gateway, HAProxy, nginx, direct) is measured
  * against the same cheap backend and the backend does not eat the proxies' CPU on 2 cores.
  *
- *   echo PORT PREFIX [ADDR...]   listens on ADDR:PORT for each loopback ADDR (default
+ *   echo [--report] PORT PREFIX [ADDR...]
+ *                                listens on ADDR:PORT for each loopback ADDR (default
  *                                127.0.0.1; PORT 0: the OS picks, for one ADDR) and prints
  *                                {"listening":"ADDR:PORT",...} on stdout once ready.
+ *
+ * --report (the drain check): one JSON line per connection as it ends, naming it by the first
+ * word of its first line: {"conn":"c00017.0","in":BYTES,"answered":BYTES,"partial":BYTES,
+ * "end":"fin"|"reset"|"error","t":EPOCH_MS}. `answered`: bytes of complete lines (each got its
+ * reply); `partial`: a trailing line cut by the EOF (no reply, as the protocol says); `end`:
+ * "fin" when the peer's FIN ended it and every reply went out, "reset" on ECONNRESET/EPIPE.
  *
  * Several addresses give every proxy more 4-tuple space towards the backend: Linux allows about
  * 14,100 new connections/s per (source, destination) pair on loopback (see loadgen.c).
@@ -26,10 +33,12 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINE (4 * 1024 * 1024)
 #define MAX_ADDRS 16
+#define ID_MAX 24
 
 struct conn {
   char *in;  /* partial line */
@@ -38,6 +47,10 @@ struct conn {
   size_t out_off, out_len, out_cap;
   int eof;
   int open;
+  /* --report only */
+  unsigned long long bytes_in, answered;
+  char id[ID_MAX];
+  int id_len, id_done;
 };
 
 static struct conn *conns;
@@ -46,19 +59,46 @@ static int ep;
 static const char *prefix;
 static size_t prefix_len;
 static volatile sig_atomic_t stop_flag;
+static int report;
 
 static void on_signal(int sig) {
   (void)sig;
   stop_flag = 1;
 }
 
-static void drop(int fd) {
+/* --report: one line for a connection that ends now; `end` says how. */
+static void report_end(int fd, const char *end) {
+  struct conn *c = &conns[fd];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  printf("{\"conn\":\"%.*s\",\"in\":%llu,\"answered\":%llu,\"partial\":%llu,\"end\":\"%s\","
+         "\"t\":%.3f}\n",
+         c->id_len, c->id, c->bytes_in, c->answered, (unsigned long long)c->in_len, end,
+         (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
+  fflush(stdout);
+}
+
+/* --report: the first word of the first line names the connection. */
+static void note_id(struct conn *c, const char *data, size_t n) {
+  for (size_t i = 0; i < n && !c->id_done; i++) {
+    char ch = data[i];
+    int word = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '.' || ch == '-' || ch == '_';
+    if (!word || c->id_len == ID_MAX) c->id_done = 1;
+    else c->id[c->id_len++] = ch;
+  }
+}
+
+static void drop_as(int fd, const char *end) {
+  if (report) report_end(fd, end);
   struct conn *c = &conns[fd];
   free(c->in);
   free(c->out);
   memset(c, 0, sizeof *c);
   close(fd);
 }
+
+static void drop(int fd) { drop_as(fd, "error"); }
 
 static int grow(char **buf, size_t *cap, size_t need) {
   if (need <= *cap) return 0;
@@ -105,15 +145,20 @@ static void on_readable(int fd) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EAGAIN) return;
-      drop(fd);
+      drop_as(fd, errno == ECONNRESET ? "reset" : "error");
       return;
     }
     if (n == 0) {
       c->eof = 1;
       int f = flush(fd);
-      if (f != 0) drop(fd);
+      if (f == 1) drop_as(fd, "fin");
+      else if (f < 0) drop_as(fd, errno == EPIPE || errno == ECONNRESET ? "reset" : "error");
       else arm(fd, 1);
       return;
+    }
+    if (report) {
+      c->bytes_in += (unsigned long long)n;
+      if (!c->id_done) note_id(c, buf, (size_t)n);
     }
     size_t start = 0;
     for (size_t i = 0; i < (size_t)n; i++) {
@@ -145,6 +190,7 @@ static void on_readable(int fd) {
       memcpy(c->in + c->in_len, buf + start, rest);
       c->in_len += rest;
     }
+    if (report) c->answered = c->bytes_in - c->in_len;
     int f = flush(fd);
     if (f < 0) {
       drop(fd);
@@ -159,13 +205,20 @@ static void on_readable(int fd) {
 
 static void on_writable(int fd) {
   int f = flush(fd);
-  if (f < 0 || (f == 1 && conns[fd].eof)) drop(fd);
+  if (f < 0) drop_as(fd, errno == EPIPE || errno == ECONNRESET ? "reset" : "error");
+  else if (f == 1 && conns[fd].eof) drop_as(fd, "fin");
   else if (f == 1) arm(fd, 0);
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--report") == 0) {
+    report = 1;
+    argv[1] = argv[0];
+    argv++;
+    argc--;
+  }
   if (argc < 3 || argc > 3 + MAX_ADDRS) {
-    fprintf(stderr, "usage: echo PORT PREFIX [127.x.y.z...]\n");
+    fprintf(stderr, "usage: echo [--report] PORT PREFIX [127.x.y.z...]\n");
     return 2;
   }
   int port = atoi(argv[1]);

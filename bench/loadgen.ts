@@ -1,7 +1,8 @@
 /**
  * Wrapper around the C load generator (bench/loadgen.c) and the C echo backend (bench/echo.c):
- * compiles both with `cc -O2` into the git-ignored bench/results/bin at bench time and runs the
- * load generator, parsing the JSON line it prints.
+ * compiles both (and the drain check's client, bench/drainClient.c) with `cc -O2` into the
+ * git-ignored bench/results/bin at bench time and runs the load generator, parsing the JSON line
+ * it prints.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
@@ -14,13 +15,15 @@ const BENCH_DIR = __dirname;
 export const BIN_DIR = join(BENCH_DIR, "results", "bin");
 export const LOADGEN_BIN = join(BIN_DIR, "loadgen");
 export const ECHO_BIN = join(BIN_DIR, "echo");
+export const DRAIN_CLIENT_BIN = join(BIN_DIR, "drainclient");
 
-/** Compile loadgen.c and echo.c when the binary is missing or older than its source. */
+/** Compile the C helpers when a binary is missing or older than its source. */
 export function compileNativeHelpers(): void {
   mkdirSync(BIN_DIR, { recursive: true });
   for (const [source, binary] of [
     [join(BENCH_DIR, "loadgen.c"), LOADGEN_BIN],
     [join(BENCH_DIR, "echo.c"), ECHO_BIN],
+    [join(BENCH_DIR, "drainClient.c"), DRAIN_CLIENT_BIN],
   ] as const) {
     if (existsSync(binary) && statSync(binary).mtimeMs > statSync(source).mtimeMs) continue;
     try {

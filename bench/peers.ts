@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync } from "node:child_process";
 import { createWriteStream, existsSync, renameSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import type { DataPath } from "../dataplane/gateway/gatewayConnection";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../dataplane/gateway/gatewayNodeFlags";
 import { BACKEND_HOSTS, LISTEN_HOST } from "./addressPlan";
@@ -106,6 +107,15 @@ export interface Backends {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startBackends}. */
+export interface BackendOptions {
+  /**
+   * C echo only: start it with `--report` and hand over each per-connection line
+   * (`{"conn":...}`, see echo.c) as it comes. The Node echo has no such report.
+   */
+  onReport?: (prefix: "one" | "two", line: string) => void;
+}
+
 /** Where the backends listen: what a peer's config needs. */
 export interface BackendAddresses {
   hosts: readonly string[];
@@ -123,15 +133,21 @@ export function endpointsOf(backends: Pick<Backends, "hosts">, port: number): st
  * {@link BACKEND_HOSTS}) or the project's Node echo (`node dist/dataplane/echo/echoMain.js PORT
  * PREFIX`, per-line logs silenced with LOG_LEVEL=warn; it listens on every address).
  */
-export async function startBackends(kind: "c" | "node", repoRoot: string): Promise<Backends> {
+export async function startBackends(
+  kind: "c" | "node",
+  repoRoot: string,
+  options: BackendOptions = {},
+): Promise<Backends> {
   const hosts = BACKEND_HOSTS;
+  const { onReport } = options;
   const start = async (prefix: "one" | "two") => {
     const port = await freePort(hosts);
+    const report = kind === "c" && onReport !== undefined;
     const child =
       kind === "c"
         ? startChild({
             command: ECHO_BIN,
-            args: [String(port), prefix, ...hosts],
+            args: [...(report ? ["--report"] : []), String(port), prefix, ...hosts],
             label: `echo ${prefix}`,
           })
         : startChild({
@@ -140,7 +156,11 @@ export async function startBackends(kind: "c" | "node", repoRoot: string): Promi
             env: { LOG_LEVEL: "warn" },
             label: `echo ${prefix}`,
           });
-    child.stdout?.resume();
+    if (report && child.stdout)
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        if (line.startsWith('{"conn"')) onReport(prefix, line);
+      });
+    else child.stdout?.resume();
     child.stdin?.end();
     for (const host of hosts) await waitForPort(port, 10_000, child, host);
     return { port, child };
@@ -193,6 +213,15 @@ export interface PeerContext {
   logFile?: string;
   /** The gateway's weights at start. @default WEIGHTS */
   initialWeights?: { one: number; two: number };
+  /** Listener fields of the gateway's route file. @default balance smooth, no drain */
+  listener?: GatewayListenerOptions;
+}
+
+/** Route-file listener fields the drain and sticky checks set (contract/routeFile.ts). */
+export interface GatewayListenerOptions {
+  balance?: "smooth" | "random" | "sticky";
+  drainAfterSeconds?: number;
+  drainRate?: number;
 }
 
 /** Why a peer cannot run here (missing binary or build), or undefined when it can. */
@@ -218,6 +247,7 @@ export function gatewayRoutes(
   backends: BackendAddresses,
   weights: { one: number; two: number },
   maxConnections: number,
+  listener: GatewayListenerOptions = {},
 ) {
   return {
     listeners: [
@@ -225,6 +255,7 @@ export function gatewayRoutes(
         name: "bench",
         listen: `${HOST}:${listenPort}`,
         balance: "smooth",
+        ...listener,
         maxConnections,
         routes: [
           { name: "v1", weight: weights.one, endpoints: endpointsOf(backends, backends.one.port) },
@@ -263,7 +294,10 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
   const maxConnections = Math.max(20_000, ctx.idleConnections * 2);
   const writeRoutes = (weights: { one: number; two: number }) => {
     const tmp = `${routeFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(gatewayRoutes(port, ctx.backends, weights, maxConnections)));
+    writeFileSync(
+      tmp,
+      JSON.stringify(gatewayRoutes(port, ctx.backends, weights, maxConnections, ctx.listener)),
+    );
     renameSync(tmp, routeFile);
   };
   writeRoutes(ctx.initialWeights ?? WEIGHTS);

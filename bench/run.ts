@@ -6,6 +6,9 @@
  *   npm run -s bench -- --json         one JSON object on stdout (progress on stderr)
  *   npm run bench -- --shift-check     issue 11: open streams across 20 weight changes (gateway,
  *                                      HAProxy -sf, nginx reload) and the splitter hop's cost
+ *   npm run bench -- --drain-check     the gateway's drain of a weight-0 route (300 streams,
+ *                                      drainAfterSeconds 2, drainRate 50) and balance: sticky
+ *                                      (2,000 client addresses across weight changes)
  *   options: --rounds N  --peers gateway,haproxy,nginx,direct  --backend c|node
  *            --profile / --no-profile  --no-build  --idle-connections N
  *            --data-path handles|sockets (the gateway's; default: its own default)
@@ -28,6 +31,20 @@ import {
 } from "./addressPlan";
 import { installCleanup, killAllChildren, onExit } from "./children";
 import { type CpuProfile, inclusiveTimes, type SelfTime, selfTimes } from "./cpuProfile";
+import {
+  DRAIN_PLAN,
+  type DrainObservation,
+  drainFigures,
+  drainFindings,
+  drainProblems,
+  type EchoReport,
+  figureTable,
+  parseEchoReport,
+  QUICK_DRAIN_PLAN,
+  runDrainScenario,
+  summarizeDrain,
+  waitForWeights,
+} from "./drainCheck";
 import { checkHalfClose, type HalfCloseResult } from "./halfClose";
 import { HOP_PLAN, measureHopCost, QUICK_HOP_PLAN } from "./hopCost";
 import { compileNativeHelpers, runLoadgen } from "./loadgen";
@@ -68,6 +85,14 @@ import {
   shiftProblems,
   shiftReloadingPeer,
 } from "./shiftCheck";
+import {
+  QUICK_STICKY_PLAN,
+  runStickyCheck,
+  STICKY_PLAN,
+  stickyProblems,
+  stickyTable,
+  summarizeSticky,
+} from "./stickyCheck";
 
 const REPO_ROOT = join(__dirname, "..");
 const RESULTS_DIR = join(REPO_ROOT, "bench", "results");
@@ -85,6 +110,7 @@ interface Options {
   plan: PhasePlan;
   dataPath: DataPath | undefined;
   shiftCheck: boolean;
+  drainCheck: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -102,6 +128,7 @@ function parseOptions(argv: string[]): Options {
       "idle-connections": { type: "string" },
       "data-path": { type: "string" },
       "shift-check": { type: "boolean", default: false },
+      "drain-check": { type: "boolean", default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -140,6 +167,7 @@ function parseOptions(argv: string[]): Options {
     plan,
     dataPath,
     shiftCheck: values["shift-check"] === true,
+    drainCheck: values["drain-check"] === true,
   };
 }
 
@@ -246,7 +274,10 @@ async function profileGateway(
 async function main(): Promise<boolean> {
   const options = parseOptions(process.argv.slice(2));
   installCleanup();
+  if (options.shiftCheck && options.drainCheck)
+    throw new Error("--shift-check and --drain-check are separate runs: pick one");
   if (options.shiftCheck) return shiftCheckMain(options);
+  if (options.drainCheck) return drainCheckMain(options);
   const started = Date.now();
   const info = { ...machine(), nginx: nginxVersion() };
   log(
@@ -570,6 +601,149 @@ async function shiftCheckMain(options: Options): Promise<boolean> {
   out();
   out(`results: ${file}`);
   for (const finding of peerFindings) out(`peer: ${finding}`);
+  if (problems.length > 0) {
+    out();
+    out(`FAILED: ${problems.length} problem(s)`);
+    for (const problem of problems) out(`  ${problem}`);
+  }
+  return result.ok;
+}
+
+/** `--drain-check`: the drain of a weight-0 route and `balance: sticky` (drainCheck.ts, stickyCheck.ts). */
+async function drainCheckMain(options: Options): Promise<boolean> {
+  const started = Date.now();
+  const info = machine();
+  log(
+    `machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, ` +
+      `load ${info.loadAverageAtStart.join(" ")}`,
+  );
+  if (options.build) {
+    log("building the gateway: npm run build");
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO_ROOT, stdio: "inherit" });
+  }
+  compileNativeHelpers();
+  const missing = unavailableReason("gateway", REPO_ROOT);
+  if (missing) throw new Error(`the drain check needs the gateway: ${missing}`);
+  const drainPlan = options.quick ? QUICK_DRAIN_PLAN : DRAIN_PLAN;
+  const stickyPlan = options.quick ? QUICK_STICKY_PLAN : STICKY_PLAN;
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, "-");
+  mkdirSync(LOG_DIR, { recursive: true });
+  const workDir = mkdtempSync(join(tmpdir(), "tcp-shift-bench-"));
+  onExit(() => rmSync(workDir, { recursive: true, force: true }));
+  const echoReports: EchoReport[] = [];
+  const backends = await startBackends(options.backend, REPO_ROOT, {
+    onReport: (prefix, line) => {
+      const report = parseEchoReport(line, prefix);
+      if (report) echoReports.push(report);
+    },
+  });
+  const context = (label: string) => ({
+    backends,
+    dir: mkdtempSync(join(workDir, `${label}-`)),
+    repoRoot: REPO_ROOT,
+    idleConnections: 1000,
+    dataPath: options.dataPath,
+    logFile: join(LOG_DIR, `drain-check-${stamp}-${label}.log`),
+  });
+  const observations: DrainObservation[] = [];
+  let sticky: Awaited<ReturnType<typeof runStickyCheck>> | undefined;
+  try {
+    log(
+      `drain: ${drainPlan.connections} streams on v1 (${drainPlan.lineBytes} B lines every ` +
+        `${drainPlan.lineIntervalMs} ms), then v1 0 / v2 100 with drainAfterSeconds ` +
+        `${drainPlan.drainAfterSeconds}, drainRate ${drainPlan.drainRate}`,
+    );
+    observations.push(
+      await runDrainScenario({ ...context("drain"), echoReports, log }, drainPlan, "drain"),
+    );
+    log(`drain stopped: the same, v1 raised to 50 after ${drainPlan.raiseAfterCloses} closes`);
+    observations.push(
+      await runDrainScenario({ ...context("raise"), echoReports, log }, drainPlan, "raise"),
+    );
+    log(`sticky: ${stickyPlan.clients} client addresses, ${stickyPlan.phases.length} phases`);
+    sticky = await runStickyCheck(context("sticky"), stickyPlan, waitForWeights, log);
+  } finally {
+    await backends.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const drains = observations.map(summarizeDrain);
+  const stickyPhases = summarizeSticky(sticky.addresses, sticky.phases);
+  const problems = [...drains.flatMap(drainProblems), ...stickyProblems(stickyPhases)];
+  const findings = drains.flatMap(drainFindings);
+  const result = {
+    ok: problems.length === 0,
+    problems,
+    findings,
+    date: new Date(started).toISOString(),
+    durationSec: Math.round((Date.now() - started) / 1000),
+    machine: { ...info, loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))) },
+    options: {
+      quick: options.quick,
+      backend: options.backend,
+      gatewayDataPath: options.dataPath ?? "default",
+    },
+    drainPlan,
+    stickyPlan,
+    drain: drains,
+    sticky: stickyPhases.map((p, i) => ({
+      ...p,
+      reloadInForceMs: sticky?.phases[i]?.reloadInForceMs,
+      durationMs: sticky?.phases[i]?.durationMs,
+      firstError: sticky?.phases[i]?.firstError,
+    })),
+  };
+  const raw = {
+    drain: observations,
+    sticky: {
+      addresses: sticky.addresses,
+      // per client, in address order: 1 = v1, 2 = v2, - = failed
+      phases: sticky.phases.map((p) => ({
+        label: p.label,
+        weights: p.weights,
+        versions: p.versions.map((v) => (v === "one" ? "1" : v === "two" ? "2" : "-")).join(""),
+      })),
+    },
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `drain-check-${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify({ ...result, raw }, null, 2)}\n`);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
+    return result.ok;
+  }
+  const out = (line = "") => process.stdout.write(`${line}\n`);
+  out();
+  out(`tcp-shift drain check ${result.date}${options.quick ? " (quick)" : ""}`);
+  out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
+  out(
+    `load average (1 min) at start ${info.loadAverageAtStart[0]}, at end ` +
+      `${result.machine.loadAverageAtEnd[0]}; ${result.durationSec} s; backends: ${options.backend} echo; ` +
+      `gateway data path: ${options.dataPath ?? "default"}`,
+  );
+  for (const [index, summary] of drains.entries()) {
+    out();
+    out(
+      summary.scenario === "drain"
+        ? `drain: ${drainPlan.connections} streams on v1 (${drainPlan.lineBytes} B lines every ` +
+            `${drainPlan.lineIntervalMs} ms, every byte checked), route file → v1 0 / v2 100 with ` +
+            `drainAfterSeconds ${drainPlan.drainAfterSeconds}, drainRate ${drainPlan.drainRate}; ` +
+            "each drained client reconnects"
+        : `drain stopped: the same start; v1 raised to 50 (v2 50) after ${drainPlan.raiseAfterCloses} ` +
+            `closes, open streams watched ${drainPlan.holdAfterRaiseSec} s, then ended by the clients`,
+    );
+    out(figureTable(drainFigures(summary, drainPlan)));
+    const cpu = observations[index]?.clientCpuSec;
+    if (cpu !== undefined) out(`(drain client CPU: ${cpu.toFixed(2)} s)`);
+  }
+  out();
+  out(
+    `sticky: ${stickyPlan.clients} client addresses (127.20.y.z), each one connection per phase; ` +
+      '"hash": what the gateway\'s addressBucket gives these exact addresses',
+  );
+  out(stickyTable(stickyPhases));
+  out();
+  out(`results: ${file}; gateway logs: ${LOG_DIR}/drain-check-${stamp}-*.log`);
+  for (const finding of findings) out(`finding: ${finding}`);
   if (problems.length > 0) {
     out();
     out(`FAILED: ${problems.length} problem(s)`);
