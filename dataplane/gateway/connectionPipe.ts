@@ -28,8 +28,7 @@ import { connect, type Socket } from "node:net";
 import { isOutOfDescriptors } from "../shared/openFiles";
 import type { Endpoint } from "./endpointPool";
 import { CONNECTING, type ConnectionEvents, PIPING, SweptConnection } from "./gatewayConnection";
-import type { HeaderOutcome } from "./handleConnection";
-import { ProxyHeaderBuffer } from "./proxyProtocol";
+import { type HeaderOutcome, HeaderReader } from "./headerReader";
 import type { RouteRuntime } from "./routeTable";
 
 /** After CONNECTING and PIPING (gatewayConnection.ts). */
@@ -275,36 +274,20 @@ function isReset(error: Error | undefined): boolean {
  * whole, invalid or too slow, then pauses the socket, puts the bytes after the header back
  * (`unshift`, so they are the first the connection forwards) and lets `done` decide.
  */
-export class SocketHeaderReader {
-  readonly route = undefined;
-  readonly draining = false;
-  private readonly received = new ProxyHeaderBuffer();
-  private readonly started = Date.now();
-  private finished = false;
-
+export class SocketHeaderReader extends HeaderReader {
   constructor(
     readonly client: Socket,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     private readonly done: (reader: SocketHeaderReader, outcome: HeaderOutcome) => void,
-  ) {}
+  ) {
+    super(timeoutMs);
+  }
 
   start(): void {
     this.client.on("data", this.onData);
     this.client.on("end", this.onEnd);
     this.client.on("error", this.onEnd);
     this.client.resume();
-  }
-
-  checkTimeouts(now: number): void {
-    if (!this.finished && now - this.started >= this.timeoutMs) this.finish({ kind: "timeout" });
-  }
-
-  requestDrain(): boolean {
-    return false;
-  }
-
-  destroy(): void {
-    if (!this.finished) this.finish({ kind: "destroyed" });
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -325,7 +308,7 @@ export class SocketHeaderReader {
     if (!this.finished) this.finish({ kind: "invalid", reason: "closed before a complete header" });
   };
 
-  private finish(outcome: HeaderOutcome): void {
+  protected override finish(outcome: HeaderOutcome): void {
     this.finished = true;
     const client = this.client;
     client.off("data", this.onData);

@@ -296,82 +296,82 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     gauge.reset();
     for (const [labels, value] of samples) gauge.set(labels, value);
   };
+  // Most metrics are one of the counts, by route or by listener, copied in when scraped.
+  type Samples<K extends string> = () => Iterable<[Partial<Record<K, string>>, number]>;
+  const byRoute = ["listener", "route"] as const;
+  const byListener = ["listener"] as const;
+  const publishedCounter = <K extends string>(
+    suffix: string,
+    help: string,
+    labelNames: readonly K[],
+    samples: Samples<K>,
+  ) =>
+    new Counter({
+      name: name(suffix),
+      help,
+      labelNames,
+      registers,
+      collect() {
+        publishCounter(this, samples());
+      },
+    });
+  const publishedGauge = <K extends string>(
+    suffix: string,
+    help: string,
+    labelNames: readonly K[],
+    samples: Samples<K>,
+  ) =>
+    new Gauge({
+      name: name(suffix),
+      help,
+      labelNames,
+      registers,
+      collect() {
+        publishGauge(this, samples());
+      },
+    });
   return {
     counts,
-    connections: new Counter({
-      name: name("connections_total"),
-      help: "Client connections routed, by listener and route.",
-      labelNames: ["listener", "route"],
-      registers,
-      collect() {
+    connections: publishedCounter(
+      "connections_total",
+      "Client connections routed, by listener and route.",
+      byRoute,
+      () => {
         // First metric collected: drop the series of listeners and routes gone from the file.
         counts.prune();
-        publishCounter(
-          this,
-          routeSamples((c) => c.connections),
-        );
+        return routeSamples((c) => c.connections);
       },
-    }),
-    activeConnections: new Gauge({
-      name: name("active_connections"),
-      help: "Open client connections, by listener.",
-      labelNames: ["listener"],
-      registers,
-      collect() {
-        publishGauge(
-          this,
-          listenerSamples((c) => c.active),
-        );
-      },
-    }),
-    routeOpenConnections: new Gauge({
-      name: name("route_open_connections"),
-      help: "Open client connections, by listener and route.",
-      labelNames: ["listener", "route"],
-      registers,
-      collect() {
-        publishGauge(
-          this,
-          routeSamples((c) => c.open),
-        );
-      },
-    }),
-    routeDrainingConnections: new Gauge({
-      name: name("route_draining_connections"),
-      help: "Open connections a drain is closing (weight 0 for drainAfterSeconds), by route.",
-      labelNames: ["listener", "route"],
-      registers,
-      collect() {
-        publishGauge(
-          this,
-          routeSamples((c) => c.draining),
-        );
-      },
-    }),
-    drainedConnections: new Counter({
-      name: name("drained_connections_total"),
-      help: "Connections a drain started closing, by listener and route.",
-      labelNames: ["listener", "route"],
-      registers,
-      collect() {
-        publishCounter(
-          this,
-          routeSamples((c) => c.drained),
-        );
-      },
-    }),
-    outOfDescriptors: new Counter({
-      name: name("out_of_descriptors_total"),
-      help: "Accepts and backend connects that failed for lack of file descriptors (EMFILE, ENFILE).",
-      labelNames: ["listener"],
-      registers,
-      collect() {
-        publishCounter(
-          this,
-          listenerSamples((c) => c.outOfDescriptors),
-        );
-      },
-    }),
+    ),
+    activeConnections: publishedGauge(
+      "active_connections",
+      "Open client connections, by listener.",
+      byListener,
+      () => listenerSamples((c) => c.active),
+    ),
+    routeOpenConnections: publishedGauge(
+      "route_open_connections",
+      "Open client connections, by listener and route.",
+      byRoute,
+      () => routeSamples((c) => c.open),
+    ),
+    routeDrainingConnections: publishedGauge(
+      "route_draining_connections",
+      "Open connections a drain is closing (weight 0 for drainAfterSeconds), by route.",
+      byRoute,
+      () => routeSamples((c) => c.draining),
+    ),
+    drainedConnections: publishedCounter(
+      "drained_connections_total",
+      "Connections a drain started closing, by listener and route.",
+      byRoute,
+      () => routeSamples((c) => c.drained),
+    ),
+    outOfDescriptors: publishedCounter(
+      "out_of_descriptors_total",
+      "Accepts and backend connects that failed for lack of file descriptors (EMFILE, ENFILE).",
+      byListener,
+      () => listenerSamples((c) => c.outOfDescriptors),
+    ),
     proxyProtocolErrors: new Counter({
       name: name("proxy_protocol_errors_total"),
       help: "Connections closed for their PROXY protocol header; reason invalid (malformed or missing) or timeout.",
@@ -404,42 +404,24 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
         }
       },
     }),
-    connectFailures: new Counter({
-      name: name("connect_failures_total"),
-      help: "Failed backend connect attempts (refused, timed out, unreachable).",
-      labelNames: ["listener", "route"],
-      registers,
-      collect() {
-        publishCounter(
-          this,
-          routeSamples((c) => c.connectFailures),
-        );
-      },
-    }),
-    backendUnavailable: new Counter({
-      name: name("backend_unavailable_total"),
-      help: "Client connections closed because every connect attempt of their route failed.",
-      labelNames: ["listener", "route"],
-      registers,
-      collect() {
-        publishCounter(
-          this,
-          routeSamples((c) => c.backendUnavailable),
-        );
-      },
-    }),
-    backendResets: new Counter({
-      name: name("backend_resets_total"),
-      help: "Established connections (backend connected) ended by a reset (RST) from the client or the backend, by route.",
-      labelNames: ["listener", "route"],
-      registers,
-      collect() {
-        publishCounter(
-          this,
-          routeSamples((c) => c.resets),
-        );
-      },
-    }),
+    connectFailures: publishedCounter(
+      "connect_failures_total",
+      "Failed backend connect attempts (refused, timed out, unreachable).",
+      byRoute,
+      () => routeSamples((c) => c.connectFailures),
+    ),
+    backendUnavailable: publishedCounter(
+      "backend_unavailable_total",
+      "Client connections closed because every connect attempt of their route failed.",
+      byRoute,
+      () => routeSamples((c) => c.backendUnavailable),
+    ),
+    backendResets: publishedCounter(
+      "backend_resets_total",
+      "Established connections (backend connected) ended by a reset (RST) from the client or the backend, by route.",
+      byRoute,
+      () => routeSamples((c) => c.resets),
+    ),
     connectionDuration: registerMetric(
       registry,
       new RouteDurationHistogram(
@@ -448,30 +430,18 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
         counts,
       ),
     ),
-    refusedConnections: new Counter({
-      name: name("refused_connections_total"),
-      help: "Connections refused (reset) because the listener was at maxConnections.",
-      labelNames: ["listener"],
-      registers,
-      collect() {
-        publishCounter(
-          this,
-          listenerSamples((c) => c.refused),
-        );
-      },
-    }),
-    idleTimeouts: new Counter({
-      name: name("idle_timeouts_total"),
-      help: "Connections closed by the idle timeout.",
-      labelNames: ["listener"],
-      registers,
-      collect() {
-        publishCounter(
-          this,
-          listenerSamples((c) => c.idleTimeouts),
-        );
-      },
-    }),
+    refusedConnections: publishedCounter(
+      "refused_connections_total",
+      "Connections refused (reset) because the listener was at maxConnections.",
+      byListener,
+      () => listenerSamples((c) => c.refused),
+    ),
+    idleTimeouts: publishedCounter(
+      "idle_timeouts_total",
+      "Connections closed by the idle timeout.",
+      byListener,
+      () => listenerSamples((c) => c.idleTimeouts),
+    ),
     reloads: new Counter({
       name: name("reloads_total"),
       help: "Route reloads applied.",

@@ -29,6 +29,7 @@ import { lookup } from "node:dns";
 import { isOutOfDescriptors } from "../shared/openFiles";
 import type { Endpoint } from "./endpointPool";
 import { CONNECTING, type ConnectionEvents, PIPING, SweptConnection } from "./gatewayConnection";
+import { type HeaderOutcome, HeaderReader } from "./headerReader";
 import {
   type ConnectRequest,
   type LibuvHandles,
@@ -38,7 +39,6 @@ import {
   uvError,
   type WriteRequest,
 } from "./libuvHandles";
-import { ProxyHeaderBuffer, type ProxyParse } from "./proxyProtocol";
 import { ReadBufferPool, STREAMING_THRESHOLD_BYTES } from "./readBuffers";
 import type { RouteRuntime } from "./routeTable";
 
@@ -437,33 +437,21 @@ function onConnectComplete(this: OwnedRequest<ConnectRequest>, status: UvStatus)
   this[OWNER]?.connected(this, status);
 }
 
-/** The outcome of reading a PROXY header (`HandleHeaderReader`). */
-export type HeaderOutcome =
-  | { kind: "header"; parse: Extract<ProxyParse, { kind: "header" }>; rest: Buffer | undefined }
-  | { kind: "invalid"; reason: string }
-  | { kind: "timeout" }
-  /** Destroyed by the gateway (shutdown): closed without counting it as a bad header. */
-  | { kind: "destroyed" };
-
 /**
  * Reads the PROXY protocol header of a client accepted as a handle, before it is proxied: the
  * client's first bytes are collected (from the shared read buffer) until the header is whole,
  * invalid, or too slow (`checkTimeouts`). Then reading stops and `done` decides: a connection
  * takes the handle over, with the bytes after the header, or the client is closed.
  */
-export class HandleHeaderReader implements HandleOwner {
-  readonly route = undefined;
-  readonly draining = false;
-  private readonly received = new ProxyHeaderBuffer();
-  private readonly started = Date.now();
-  private finished = false;
-
+export class HandleHeaderReader extends HeaderReader implements HandleOwner {
   constructor(
     private readonly uv: LibuvHandles,
     readonly client: TcpHandle,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     private readonly done: (reader: HandleHeaderReader, outcome: HeaderOutcome) => void,
-  ) {}
+  ) {
+    super(timeoutMs);
+  }
 
   start(): void {
     const client = this.client as Owned<TcpHandle>;
@@ -491,19 +479,7 @@ export class HandleHeaderReader implements HandleOwner {
     return undefined;
   }
 
-  checkTimeouts(now: number): void {
-    if (now - this.started >= this.timeoutMs) this.finish({ kind: "timeout" });
-  }
-
-  requestDrain(): boolean {
-    return false;
-  }
-
-  destroy(): void {
-    if (!this.finished) this.finish({ kind: "destroyed" });
-  }
-
-  private finish(outcome: HeaderOutcome): void {
+  protected override finish(outcome: HeaderOutcome): void {
     this.finished = true;
     (this.client as Owned<TcpHandle>)[OWNER] = undefined;
     this.done(this, outcome);

@@ -28,7 +28,8 @@ import type {
   TrackedConnection,
 } from "./gatewayConnection";
 import { createGatewayMetrics, type GatewayMetrics, recordDuration } from "./gatewayMetrics";
-import { HandleConnection, HandleHeaderReader, type HeaderOutcome } from "./handleConnection";
+import { HandleConnection, HandleHeaderReader } from "./handleConnection";
+import type { HeaderOutcome } from "./headerReader";
 import {
   acceptAsHandles,
   handlesUnavailableReason,

@@ -1,10 +1,6 @@
 /** `npm run verify` command line: flags, defaults, usage text. */
-import { parseArgs } from "node:util";
-import { UserError } from "../../contract/userError";
 import { DEFAULT_PREFIXES, type VersionPrefixes } from "../../contract/versions";
-
-/** Error code of bad command-line arguments. */
-export const USAGE_ERROR_CODE = "E_USAGE";
+import { commandFlags, parseDuration } from "../shared/commandFlags";
 
 /** Parsed `npm run verify` arguments. */
 export interface VerifyArgs {
@@ -46,72 +42,29 @@ Exit codes:
   70  internal error (a bug: please report it)
 `;
 
-function usageError(message: string): UserError {
-  return new UserError(USAGE_ERROR_CODE, `${message} (see npm run verify -- --help)`);
-}
-
-function integerFlag(
-  flag: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const number = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!(number >= min && number <= max))
-    throw usageError(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
-  return number;
-}
-
-/** `5s`, `500ms`, `1.5s`, `1m` to milliseconds; `undefined` for anything else. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
-  if (!match) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000 }[match[2] as "ms" | "s" | "m"];
-  return Math.round(Number(match[1]) * unit);
-}
-
-function prefixFlag(flag: string, value: string | undefined, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (!/^\S{1,64}$/.test(value))
-    throw usageError(`${flag} must be 1 to 64 characters without spaces, got "${value}"`);
-  return value;
-}
+const flags = commandFlags("npm run verify -- --help");
 
 /** Parse `npm run verify` arguments; throws `UserError` `E_USAGE` naming the flag. */
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        connections: { type: "string", short: "n" },
-        concurrency: { type: "string" },
-        "expect-v2": { type: "string" },
-        timeout: { type: "string" },
-        "prefix-v1": { type: "string" },
-        "prefix-v2": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw usageError((error as Error).message);
-  }
-  const text = (name: string) => values[name] as string | undefined;
-  const host = text("host") ?? "127.0.0.1";
-  if (host.trim() === "") throw usageError("--host must be a host name or IP address");
+  const { text, given } = flags.parse(argv, {
+    host: { type: "string" },
+    port: { type: "string" },
+    connections: { type: "string", short: "n" },
+    concurrency: { type: "string" },
+    "expect-v2": { type: "string" },
+    timeout: { type: "string" },
+    "prefix-v1": { type: "string" },
+    "prefix-v2": { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  const host = flags.host(text("host")) ?? "127.0.0.1";
   let timeoutMs = 5000;
   const timeout = text("timeout");
   if (timeout !== undefined) {
     const parsed = parseDuration(timeout);
     if (parsed === undefined || parsed < 1 || parsed > 600_000)
-      throw usageError(
+      throw flags.usageError(
         `--timeout must be a duration from 1ms to 10m such as 5s or 500ms, got "${timeout}"`,
       );
     timeoutMs = parsed;
@@ -121,23 +74,21 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
   if (expect !== undefined) {
     expectV2 = /^\s*\d+(\.\d+)?\s*$/.test(expect) ? Number(expect) : Number.NaN;
     if (!(expectV2 >= 0 && expectV2 <= 100))
-      throw usageError(`--expect-v2 must be a percentage from 0 to 100, got "${expect}"`);
+      throw flags.usageError(`--expect-v2 must be a percentage from 0 to 100, got "${expect}"`);
   }
   const prefixes = {
-    v1: prefixFlag("--prefix-v1", text("prefix-v1"), DEFAULT_PREFIXES.v1),
-    v2: prefixFlag("--prefix-v2", text("prefix-v2"), DEFAULT_PREFIXES.v2),
+    ...DEFAULT_PREFIXES,
+    ...flags.prefixes(text("prefix-v1"), text("prefix-v2")),
   };
-  if (prefixes.v1 === prefixes.v2)
-    throw usageError(`--prefix-v1 and --prefix-v2 must differ, both are "${prefixes.v1}"`);
   return {
     host,
-    port: integerFlag("--port", text("port"), 1, 65535, 31400),
-    connections: integerFlag("-n/--connections", text("connections"), 1, 100_000, 200),
-    concurrency: integerFlag("--concurrency", text("concurrency"), 1, 1000, 16),
+    port: flags.integer("--port", text("port"), 1, 65535, 31400),
+    connections: flags.integer("-n/--connections", text("connections"), 1, 100_000, 200),
+    concurrency: flags.integer("--concurrency", text("concurrency"), 1, 1000, 16),
     timeoutMs,
     prefixes,
     ...(expectV2 === undefined ? {} : { expectV2 }),
-    json: values.json === true,
-    help: values.help === true,
+    json: given("json"),
+    help: given("help"),
   };
 }

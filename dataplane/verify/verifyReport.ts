@@ -1,20 +1,18 @@
 /** Judge a verify measurement against the expected share and format it for people and JSON. */
 import { joinHostPort } from "../../contract/hostPort";
-import type { VersionPrefixes } from "../../contract/versions";
 import type { VerifyResult } from "./verify";
 import type { VerifyArgs } from "./verifyArgs";
 import { judgeShare, percentile, type ShareJudgement, VERDICT_EXIT_CODES } from "./verifyStats";
 /** A measurement with its judgement: what the report and the JSON show. */
-export interface VerifyReport {
+export interface VerifyReport
+  extends Pick<
+    VerifyResult,
+    "prefixes" | "counts" | "failed" | "errors" | "unexpectedReply" | "durationMs"
+  > {
   target: string;
   connections: number;
   concurrency: number;
   timeoutMs: number;
-  prefixes: VersionPrefixes;
-  counts: { v1: number; v2: number };
-  failed: number;
-  errors: Record<string, number>;
-  unexpectedReply?: string;
   /** Observed v2 share (0..1) of answered connections. */
   v2Share: number | null;
   /** Wilson 95% interval of the v2 share (0..1). */
@@ -25,7 +23,6 @@ export interface VerifyReport {
   verdict: ShareJudgement["verdict"];
   exitCode: number;
   latencyMs: { p50: number | null; p99: number | null };
-  durationMs: number;
 }
 
 /** Judge a measurement against the expectation and pick the exit code. */

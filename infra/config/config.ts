@@ -376,12 +376,18 @@ function editDistance(a: string, b: string): number {
   return previous[y.length] ?? 0;
 }
 
-/** `; did you mean tcp-shift:weightV2?` for a key one or two edits from a known one. */
-function suggestKey(key: string): string {
+/** The config key `key` most likely means: the nearest one or two edits away, if any. */
+export function closestConfigKey(key: string): keyof TcpShiftConfig | undefined {
   const [best] = CONFIG_KEYS.map((known) => ({ known, distance: editDistance(key, known) }))
     .filter((candidate) => candidate.distance <= 2)
     .sort((a, b) => a.distance - b.distance);
-  return best ? `; did you mean ${PROJECT_NAME}:${best.known}?` : "";
+  return best?.known;
+}
+
+/** `; did you mean tcp-shift:weightV2?` for a key one or two edits from a known one. */
+function suggestKey(key: string): string {
+  const known = closestConfigKey(key);
+  return known ? `; did you mean ${PROJECT_NAME}:${known}?` : "";
 }
 
 function showValue(key: string, value: unknown, secretKeys: readonly string[]): string {

@@ -92,6 +92,12 @@ export interface BundledGatewaySettings {
   metricsNamespace?: string;
 }
 
+/** The gateway settings a route file carries (the rest shape its Deployment). */
+export type GatewayRouteOptions = Pick<
+  BundledGatewaySettings,
+  "balance" | "proxyProtocol" | "drainAfterSeconds" | "drainRate"
+>;
+
 /** The CLB's settings (no credentials): the `clb*` keys and `allowedCidrs`. */
 export type ClbSettings = Pick<
   TcpShiftConfig,
@@ -201,6 +207,26 @@ function gatewayResources(config: TcpShiftConfig): ContainerResources {
   };
 }
 
+/**
+ * The bundled gateway's listener options from flat config: the same for the cluster's gateway and
+ * local mode's in-process one (which has no cluster access to shape).
+ */
+export function gatewayRouteOptions(
+  config: Pick<
+    TcpShiftConfig,
+    "gatewayBalance" | "gatewayProxyProtocol" | "drainAfter" | "drainRate"
+  >,
+): GatewayRouteOptions {
+  return {
+    balance: config.gatewayBalance,
+    proxyProtocol: config.gatewayProxyProtocol,
+    ...(config.drainAfter === undefined
+      ? {}
+      : { drainAfterSeconds: durationSeconds(config.drainAfter) }),
+    drainRate: config.drainRate,
+  };
+}
+
 /** The bundled gateway's settings; the schema guarantees `gatewayImage` where one runs. */
 function bundledGateway(config: TcpShiftConfig): BundledGatewaySettings {
   if (!config.gatewayImage) throw new Error("the schema requires gatewayImage here");
@@ -211,12 +237,7 @@ function bundledGateway(config: TcpShiftConfig): BundledGatewaySettings {
       : {}),
     replicas: config.gatewayReplicas,
     resources: gatewayResources(config),
-    balance: config.gatewayBalance,
-    proxyProtocol: config.gatewayProxyProtocol,
-    ...(config.drainAfter === undefined
-      ? {}
-      : { drainAfterSeconds: durationSeconds(config.drainAfter) }),
-    drainRate: config.drainRate,
+    ...gatewayRouteOptions(config),
     ...(config.metricsNamespace ? { metricsNamespace: config.metricsNamespace } : {}),
   };
 }

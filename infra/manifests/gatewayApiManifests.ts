@@ -13,8 +13,7 @@ import {
   type TcpRouteApiVersion,
 } from "../constants";
 import { objectNames } from "./objectNames";
-import { apiVersionAliases, type RouteTarget } from "./routeTarget";
-import { weightedVersions } from "./weights";
+import { apiVersionAliases, type RouteTarget, routeDestinations } from "./routeTarget";
 
 /** What the Gateway API objects are built from. */
 export interface GatewayApiRoutesConfig {
@@ -87,16 +86,12 @@ export function gatewayApiGateway<A = Record<string, string>>(
 
 /** The route's backends: the weighted per-version Services, or the one fixed Service. */
 function backendRefs(config: GatewayApiRoutesConfig) {
-  if (config.target.kind === "service") {
-    return [{ name: config.target.name, port: config.target.port }];
-  }
   const names = objectNames(config.app.name);
-  const destinations = weightedVersions(config.target.weightV2);
-  return destinations.map(({ version, weight }) => ({
-    name: names.version(version),
-    port: config.app.port,
-    ...(destinations.length > 1 ? { weight } : {}),
-  }));
+  return routeDestinations(
+    config.target,
+    (name, port) => ({ name, port }),
+    (version) => ({ name: names.version(version), port: config.app.port }),
+  );
 }
 
 /**

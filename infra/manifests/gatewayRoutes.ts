@@ -5,16 +5,9 @@
  */
 import type { RouteFileInput } from "../../contract/routeFile";
 import { VERSIONS, type Version } from "../../contract/versions";
-import type { TcpShiftConfig } from "../config/config";
-import { type BundledGatewaySettings, durationSeconds } from "../config/settings";
+import type { GatewayRouteOptions } from "../config/settings";
 import { CLB_TCP_IDLE_SECONDS } from "../constants";
 import { splitWeights } from "./weights";
-
-/** The gateway settings a route file carries (the rest shape its Deployment). */
-export type GatewayRouteOptions = Pick<
-  BundledGatewaySettings,
-  "balance" | "proxyProtocol" | "drainAfterSeconds" | "drainRate"
->;
 
 /** Inputs of `buildGatewayRoutes`. */
 export interface GatewayRoutesArgs {
@@ -63,22 +56,5 @@ export function buildGatewayRoutes({
         })),
       },
     ],
-  };
-}
-
-/** The route options of flat config (local mode, which has no cluster access to shape). */
-export function gatewayRouteOptions(
-  config: Pick<
-    TcpShiftConfig,
-    "gatewayBalance" | "gatewayProxyProtocol" | "drainAfter" | "drainRate"
-  >,
-): GatewayRouteOptions {
-  return {
-    balance: config.gatewayBalance,
-    proxyProtocol: config.gatewayProxyProtocol,
-    ...(config.drainAfter === undefined
-      ? {}
-      : { drainAfterSeconds: durationSeconds(config.drainAfter) }),
-    drainRate: config.drainRate,
   };
 }

@@ -17,8 +17,7 @@ import {
   VERSIONS,
 } from "../constants";
 import { objectNames } from "./objectNames";
-import { apiVersionAliases, type RouteTarget } from "./routeTarget";
-import { weightedVersions } from "./weights";
+import { apiVersionAliases, type RouteTarget, routeDestinations } from "./routeTarget";
 
 /** What the Istio routing objects are built from. */
 export interface MeshRoutesConfig {
@@ -74,15 +73,13 @@ export function istioGateway(
 /** The VirtualService's route: the weighted subsets, or the one fixed Service. */
 function tcpRoute(config: MeshRoutesConfig) {
   const names = objectNames(config.app.name);
-  if (config.target.kind === "service") {
-    const { name, port } = config.target;
-    return [{ destination: { host: name, port: { number: port } } }];
-  }
-  const destinations = weightedVersions(config.target.weightV2);
-  return destinations.map(({ version, weight }) => ({
-    destination: { host: names.service, port: { number: config.app.port }, subset: version },
-    ...(destinations.length > 1 ? { weight } : {}),
-  }));
+  return routeDestinations(
+    config.target,
+    (host, port) => ({ destination: { host, port: { number: port } } }),
+    (version) => ({
+      destination: { host: names.service, port: { number: config.app.port }, subset: version },
+    }),
+  );
 }
 
 /**

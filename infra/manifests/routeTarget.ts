@@ -3,6 +3,8 @@
  * versions by weight (the mesh splits), or one fixed Service, the bundled gateway's (the gateway
  * splits, and the route never changes on a shift).
  */
+import type { Version } from "../constants";
+import { weightedVersions } from "./weights";
 
 /** The mesh route's destination. */
 export type RouteTarget =
@@ -10,6 +12,24 @@ export type RouteTarget =
   | { kind: "versions"; weightV2: number }
   /** One Service in the app's namespace, whatever the weights (`splitter: gateway`). */
   | { kind: "service"; name: string; port: number };
+
+/**
+ * The route's destinations, as the VirtualService and the TCPRoute both write them: the one
+ * Service without a weight, or the versions that receive traffic, weighted only when there are two
+ * (a lone destination takes everything; the tutorial's first route omits its weight).
+ */
+export function routeDestinations<D extends object>(
+  target: RouteTarget,
+  service: (name: string, port: number) => D,
+  version: (version: Version) => D,
+): Array<D & { weight?: number }> {
+  if (target.kind === "service") return [service(target.name, target.port)];
+  const destinations = weightedVersions(target.weightV2);
+  return destinations.map((destination) => ({
+    ...version(destination.version),
+    ...(destinations.length > 1 ? { weight: destination.weight } : {}),
+  }));
+}
 
 /**
  * A custom resource's type token contains its apiVersion, so switching the version of one would

@@ -4,13 +4,12 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ensureNamespace,
-  PulumiProject,
+  expectUnchanged,
+  type PulumiProject,
   SCENARIOS,
   type Snapshot,
   skipReason,
-  snapshot,
-  snapshotDifference,
+  startScenario,
 } from "./harness";
 
 const { app, namespace } = SCENARIOS.badConfig;
@@ -20,10 +19,12 @@ describe.skipIf(skipReason())("real engine: bad config", () => {
   let before: Snapshot;
 
   beforeAll(async () => {
-    await ensureNamespace("data", namespace);
-    before = await snapshot("badConfig");
-    project = await PulumiProject.create("badConfig", "bad");
-    await project.config({ mode: "istio", clb: "controller", appName: app, namespace });
+    ({ project, before } = await startScenario("badConfig", "bad", {
+      mode: "istio",
+      clb: "controller",
+      appName: app,
+      namespace,
+    }));
   });
 
   it.each([
@@ -47,10 +48,6 @@ describe.skipIf(skipReason())("real engine: bad config", () => {
 
   it("5. nothing was created, in the stack or in the clusters", async () => {
     expect(await project.stateResources()).toEqual([]);
-    expect(snapshotDifference(before, await snapshot("badConfig"))).toEqual({
-      added: [],
-      removed: [],
-      changed: [],
-    });
+    await expectUnchanged("badConfig", before);
   });
 });

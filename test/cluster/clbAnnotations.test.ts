@@ -8,15 +8,14 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ensureNamespace,
+  expectUnchanged,
   get,
   loadBalancerIp,
-  PulumiProject,
+  type PulumiProject,
   SCENARIOS,
   type Snapshot,
   skipReason,
-  snapshot,
-  snapshotDifference,
+  startScenario,
   UNKNOWN,
 } from "./harness";
 
@@ -29,15 +28,12 @@ describe.skipIf(skipReason())("real engine: CLB annotations (emulated alicloud p
   let before: Snapshot;
 
   beforeAll(async () => {
-    await ensureNamespace("data", namespace);
-    before = await snapshot("annotations");
-    project = await PulumiProject.create("annotations", "clb");
-    await project.config({
+    ({ project, before } = await startScenario("annotations", "clb", {
       mode: "istio",
       clb: "create",
       appName: app,
       namespace,
-    });
+    }));
     // As the README sets a list: Pulumi.yaml declares allowedCidrs an array.
     await project.ok(["config", "set", "--path", "tcp-shift:allowedCidrs[0]", "203.0.113.0/24"]);
   });
@@ -80,10 +76,6 @@ describe.skipIf(skipReason())("real engine: CLB annotations (emulated alicloud p
     await project.up();
     await project.ok(["destroy", "--yes", "--skip-preview"]);
     expect(await project.stateResources()).toEqual([]);
-    expect(snapshotDifference(before, await snapshot("annotations"))).toEqual({
-      added: [],
-      removed: [],
-      changed: [],
-    });
+    await expectUnchanged("annotations", before);
   });
 });

@@ -10,15 +10,14 @@ import { LOCAL_CLUSTER_IDS } from "../../testbed/controlPlanes";
 import {
   changes,
   controlPlanes,
-  ensureNamespace,
+  expectUnchanged,
   find,
   kubeconfigFor,
-  PulumiProject,
+  type PulumiProject,
   SCENARIOS,
   type Snapshot,
   skipReason,
-  snapshot,
-  snapshotDifference,
+  startScenario,
 } from "./harness";
 
 const { app, namespace } = SCENARIOS.credentials;
@@ -48,10 +47,12 @@ describe.skipIf(skipReason())("real engine: cluster identity (credential form)",
   let created: Record<string, string | undefined>;
 
   beforeAll(async () => {
-    await ensureNamespace("data", namespace);
-    before = await snapshot("credentials");
-    project = await PulumiProject.create("credentials", "creds", { access: {} });
-    await project.config({ mode: "istio", clb: "controller", appName: app, namespace });
+    ({ project, before } = await startScenario(
+      "credentials",
+      "creds",
+      { mode: "istio", clb: "controller", appName: app, namespace },
+      { access: {} },
+    ));
     await project.config({ clusterId: LOCAL_CLUSTER_IDS.data });
     await project.config({ kubeconfig: kubeconfigFor("data") }, { secret: true });
     await project.up();
@@ -98,10 +99,6 @@ describe.skipIf(skipReason())("real engine: cluster identity (credential form)",
     await project.up([], { env });
     expect(await uids()).toEqual(created);
     await project.ok(["destroy", "--yes", "--skip-preview"], { env });
-    expect(snapshotDifference(before, await snapshot("credentials"))).toEqual({
-      added: [],
-      removed: [],
-      changed: [],
-    });
+    await expectUnchanged("credentials", before);
   });
 });

@@ -12,18 +12,17 @@ import { KubeApiError } from "../../testbed/kubeClient";
 import {
   changes,
   cluster,
-  ensureNamespace,
   eventually,
+  expectUnchanged,
   find,
   get,
-  PulumiProject,
+  type PulumiProject,
   recordTiming,
   SCENARIOS,
   type Snapshot,
   servedVersions,
   skipReason,
-  snapshot,
-  snapshotDifference,
+  startScenario,
 } from "./harness";
 
 const { app, namespace } = SCENARIOS.gatewayApi;
@@ -95,16 +94,17 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
     let before: Snapshot;
 
     beforeAll(async () => {
-      await ensureNamespace("data", namespace);
-      await ensureNamespace("mesh", namespace);
-      before = await snapshot("gatewayApi");
-      project = await PulumiProject.create("gatewayApi", "asm");
-      await project.config({
-        clb: "controller",
-        appName: app,
-        namespace,
-        routingApi: "gateway-api",
-      });
+      ({ project, before } = await startScenario(
+        "gatewayApi",
+        "asm",
+        { clb: "controller", appName: app, namespace, routingApi: "gateway-api" },
+        {
+          namespaces: [
+            ["data", namespace],
+            ["mesh", namespace],
+          ],
+        },
+      ));
     });
 
     it("up creates the Gateway and the TCPRoute on mesh, bound to the app's ASM gateway", async () => {
@@ -227,11 +227,7 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
       await eventually("ASM to remove the app's gateway Service", async () =>
         (await find("data", "v1", "services", "istio-system", asmService)) ? undefined : true,
       );
-      expect(snapshotDifference(before, await snapshot("gatewayApi"))).toEqual({
-        added: [],
-        removed: [],
-        changed: [],
-      });
+      await expectUnchanged("gatewayApi", before);
     });
   });
 
@@ -243,18 +239,20 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
     let before: Snapshot;
 
     beforeAll(async () => {
-      await ensureNamespace("data", istioNamespace);
-      before = await snapshot("gatewayApi");
-      project = await PulumiProject.create("gatewayApi", "istio");
       // clb create (the emulated alicloud provider): the address comes from the CLB, not from
       // the Service Istio would deploy for the Gateway (no Istio control plane runs here).
-      await project.config({
-        mode: "istio",
-        clb: "create",
-        appName: istioApp,
-        namespace: istioNamespace,
-        routingApi: "gateway-api",
-      });
+      ({ project, before } = await startScenario(
+        "gatewayApi",
+        "istio",
+        {
+          mode: "istio",
+          clb: "create",
+          appName: istioApp,
+          namespace: istioNamespace,
+          routingApi: "gateway-api",
+        },
+        { namespaces: [["data", istioNamespace]] },
+      ));
     });
 
     it("up creates both on data with the CLB's annotations for Istio's gateway; a shift updates the TCPRoute only", async () => {
@@ -299,11 +297,7 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
     it("destroy removes what up created and nothing else", async () => {
       await project.ok(["destroy", "--yes", "--skip-preview"]);
       expect(await project.stateResources()).toEqual([]);
-      expect(snapshotDifference(before, await snapshot("gatewayApi"))).toEqual({
-        added: [],
-        removed: [],
-        changed: [],
-      });
+      await expectUnchanged("gatewayApi", before);
     });
   });
 });

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import { parseRouteFile, type RouteFile } from "../../contract/routeFile";
 import {
   type ClusterRole,
@@ -117,6 +117,17 @@ const PROJECT_FILES = [
   "contract",
 ];
 
+/** Options of `PulumiProject.create`. */
+export interface ProjectOptions {
+  /**
+   * The environment's cluster access (TCP_SHIFT_* variables). @default the local data plane and
+   * mesh by kubeconfig file and id (with TCP_SHIFT_TIER_ACCESS=config: as tcp-shift: keys)
+   */
+  access?: Record<string, string>;
+  /** Run the CLI's TypeScript check of the program, as a user's `pulumi up` does. */
+  typeCheck?: boolean;
+}
+
 /** One copy of the project with a fresh `file://` backend and one stack. */
 export class PulumiProject {
   private constructor(
@@ -132,7 +143,7 @@ export class PulumiProject {
   static async create(
     scenario: ScenarioName,
     stack: string,
-    options: { access?: Record<string, string>; typeCheck?: boolean } = {},
+    options: ProjectOptions = {},
   ): Promise<PulumiProject> {
     const context = tier();
     if (context.skip !== undefined) throw new Error(context.skip);
@@ -321,6 +332,31 @@ export class PulumiProject {
     writeFileSync(path, text, { mode: 0o600 });
     return path;
   }
+}
+
+/** What `startScenario` made: the stack's project, and both clusters as they were before it. */
+export interface ScenarioStart {
+  project: PulumiProject;
+  before: Snapshot;
+}
+
+/**
+ * The start every scenario makes: its namespaces (`namespaces`, default the scenario's on `data`)
+ * created, a snapshot of both clusters taken (for `expectUnchanged` once the stack is gone), then
+ * a project for `stack` (see `PulumiProject.create`) with `config` set.
+ */
+export async function startScenario(
+  scenario: ScenarioName,
+  stack: string,
+  config: Record<string, string>,
+  options: ProjectOptions & { namespaces?: Array<[ClusterRole, string]> } = {},
+): Promise<ScenarioStart> {
+  const { namespaces = [["data", SCENARIOS[scenario].namespace]], ...createOptions } = options;
+  for (const [role, namespace] of namespaces) await ensureNamespace(role, namespace);
+  const before = await snapshot(scenario);
+  const project = await PulumiProject.create(scenario, stack, createOptions);
+  await project.config(config);
+  return { project, before };
 }
 
 /**
@@ -518,6 +554,15 @@ export function snapshotDifference(before: Snapshot, after: Snapshot) {
     .filter((key) => before.has(key) && before.get(key) !== after.get(key))
     .sort();
   return { added, removed, changed };
+}
+
+/** Both clusters hold what they held at `before`: nothing added, removed or changed. */
+export async function expectUnchanged(scenario: ScenarioName, before: Snapshot): Promise<void> {
+  expect(snapshotDifference(before, await snapshot(scenario))).toEqual({
+    added: [],
+    removed: [],
+    changed: [],
+  });
 }
 
 /** Poll `check` until it returns a value (not undefined) or `timeoutMs` passes. */

@@ -8,17 +8,16 @@ import { KubeApiError } from "../../testbed/kubeClient";
 import {
   changes,
   cluster,
-  ensureNamespace,
+  expectUnchanged,
   find,
   get,
   loadBalancerIp,
-  PulumiProject,
+  type PulumiProject,
   recordTiming,
   SCENARIOS,
   type Snapshot,
   skipReason,
-  snapshot,
-  snapshotDifference,
+  startScenario,
 } from "./harness";
 
 const { app, namespace } = SCENARIOS.istio;
@@ -45,11 +44,13 @@ describe.skipIf(skipReason())("real engine: istio mode", () => {
   let before: Snapshot;
 
   beforeAll(async () => {
-    await ensureNamespace("data", namespace);
-    before = await snapshot("istio");
     // The first project runs the CLI's TypeScript check, as a user's `pulumi up` does.
-    project = await PulumiProject.create("istio", "istio", { typeCheck: true });
-    await project.config({ mode: "istio", clb: "controller", appName: app, namespace });
+    ({ project, before } = await startScenario(
+      "istio",
+      "istio",
+      { mode: "istio", clb: "controller", appName: app, namespace },
+      { typeCheck: true },
+    ));
   });
 
   it("1. up from empty creates every object on the one cluster; ingressHost is the CLB's", async () => {
@@ -159,10 +160,6 @@ describe.skipIf(skipReason())("real engine: istio mode", () => {
     const destroy = await project.ok(["destroy", "--yes", "--skip-preview"]);
     recordTiming(`istio: destroy ${destroy.seconds.toFixed(1)} s`);
     expect(await project.stateResources()).toEqual([]);
-    expect(snapshotDifference(before, await snapshot("istio"))).toEqual({
-      added: [],
-      removed: [],
-      changed: [],
-    });
+    await expectUnchanged("istio", before);
   });
 });

@@ -20,19 +20,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEchoServer, type EchoServer } from "../../dataplane/echo/echoServer";
 import type { KubeObject } from "../../testbed/kubeClient";
 import { writeFileAtomically } from "../../tools/shift/weightTarget";
-import { type Program, portOfAddress, startProgram } from "../dataplane/childProcess";
+import { startGatewayProgram } from "../tools/shift/shiftHarness";
 import {
   cluster,
-  ensureNamespace,
+  expectUnchanged,
   gatewayRouteFile,
-  PulumiProject,
+  type PulumiProject,
   recordTiming,
   SCENARIOS,
   type Snapshot,
   saveArtifact,
   skipReason,
-  snapshot,
-  snapshotDifference,
+  startScenario,
 } from "./harness";
 
 const { app, namespace } = SCENARIOS.progressive;
@@ -111,16 +110,13 @@ describe.skipIf(skipReason())("real engine: npm run shift --stack (Automation AP
   let sync: ReturnType<typeof syncRouteConfigMap>;
 
   beforeAll(async () => {
-    await ensureNamespace("data", namespace);
-    before = await snapshot("progressive");
-    project = await PulumiProject.create("progressive", STACK);
-    await project.config({
+    ({ project, before } = await startScenario("progressive", STACK, {
       mode: "standalone",
       clb: "controller",
       appName: app,
       namespace,
       gatewayImage: "registry.example.com/tcp-shift/gateway:0.1.0",
-    });
+    }));
     await project.up();
 
     const v1 = await echo("one");
@@ -136,20 +132,9 @@ describe.skipIf(skipReason())("real engine: npm run shift --stack (Automation AP
     });
     cleanups.push(sync.stop);
     await sync.synced;
-    const gateway: Program = startProgram("gateway/gatewayMain.ts", [
-      "--config",
-      routeFile,
-      "--admin",
-      "127.0.0.1:0",
-      "--drain-seconds",
-      "0",
-    ]);
-    cleanups.push(async () => {
-      gateway.child.kill("SIGTERM");
-      await gateway.exited;
-    });
-    const listening = await gateway.waitForLog((line) => line.msg === "listening");
-    gatewayPort = portOfAddress(listening.address);
+    const gateway = await startGatewayProgram(routeFile);
+    cleanups.push(gateway.stop);
+    gatewayPort = gateway.port;
   });
 
   afterAll(async () => {
@@ -245,10 +230,6 @@ describe.skipIf(skipReason())("real engine: npm run shift --stack (Automation AP
   it("destroy removes everything the stack created and nothing else", async () => {
     await project.ok(["destroy", "--yes", "--skip-preview"]);
     expect(await project.stateResources()).toEqual([]);
-    expect(snapshotDifference(before, await snapshot("progressive"))).toEqual({
-      added: [],
-      removed: [],
-      changed: [],
-    });
+    await expectUnchanged("progressive", before);
   });
 });

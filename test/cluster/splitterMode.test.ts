@@ -10,17 +10,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   changes,
   deploymentRollout,
-  ensureNamespace,
+  expectUnchanged,
   find,
   gatewayRouteFile,
   get,
-  PulumiProject,
+  type PulumiProject,
   recordTiming,
   SCENARIOS,
   type Snapshot,
   skipReason,
-  snapshot,
-  snapshotDifference,
+  startScenario,
 } from "./harness";
 
 const { app, namespace } = SCENARIOS.splitter;
@@ -52,17 +51,14 @@ describe.skipIf(skipReason())("real engine: splitter gateway (istio mode)", () =
   let before: Snapshot;
 
   beforeAll(async () => {
-    await ensureNamespace("data", namespace);
-    before = await snapshot("splitter");
-    project = await PulumiProject.create("splitter", "splitter");
-    await project.config({
+    ({ project, before } = await startScenario("splitter", "splitter", {
       mode: "istio",
       clb: "controller",
       appName: app,
       namespace,
       splitter: "gateway",
       gatewayImage: "registry.example.com/tcp-shift/gateway:0.1.0",
-    });
+    }));
   });
 
   it("up: the VirtualService routes the ingress port to the bundled gateway's ClusterIP Service", async () => {
@@ -116,10 +112,6 @@ describe.skipIf(skipReason())("real engine: splitter gateway (istio mode)", () =
   it("destroy removes everything the stack created and nothing else", async () => {
     await project.ok(["destroy", "--yes", "--skip-preview"]);
     expect(await project.stateResources()).toEqual([]);
-    expect(snapshotDifference(before, await snapshot("splitter"))).toEqual({
-      added: [],
-      removed: [],
-      changed: [],
-    });
+    await expectUnchanged("splitter", before);
   });
 });

@@ -1,9 +1,16 @@
 /** Socket helpers for the gateway tests: everything on 127.0.0.1, ports from the OS. */
+import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { request } from "node:http";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { type RouteFile, type RouteFileInput, validateRouteFile } from "../../contract/routeFile";
 import { createEchoServer, type EchoServer } from "../../dataplane/echo/echoServer";
+import {
+  createGateway,
+  type GatewayOptions,
+  type TcpGateway,
+} from "../../dataplane/gateway/tcpGateway";
 import type { Logger } from "../../dataplane/shared/jsonLogger";
 
 export const HOST = "127.0.0.1";
@@ -100,6 +107,30 @@ export function echoPair(): EchoPair {
   return pair;
 }
 
+/**
+ * Gateways for the tests of a file (registers an `afterEach`): the function returned creates one,
+ * resolves once it listens, and has it closed at once (grace 0) after the test, however it ended.
+ */
+export function gatewaysPerTest(): (options: GatewayOptions) => Promise<TcpGateway> {
+  const open: TcpGateway[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((gateway) => gateway.close(0)));
+  });
+  return async (options) => {
+    const gateway = createGateway(options);
+    open.push(gateway);
+    await gateway.listen();
+    return gateway;
+  };
+}
+
+/** The port a gateway's listener (default `app`) is bound to. */
+export function portOf(gateway: TcpGateway, listener = "app"): number {
+  const address = gateway.address(listener);
+  if (!address) throw new Error(`listener ${listener} is not bound`);
+  return address.port;
+}
+
 /** A backend that sends back every byte it receives, raw (for large transfers). */
 export async function startRawEcho(): Promise<{ server: Server; port: number }> {
   const server = createServer({ allowHalfOpen: true }, (socket) => {
@@ -109,6 +140,31 @@ export async function startRawEcho(): Promise<{ server: Server; port: number }> 
   server.listen(0, HOST);
   await once(server, "listening");
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Python: listen with backlog 0, fill the accept queue, print the port, wait for stdin EOF. */
+const BLACKHOLE_PY = `
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+port = s.getsockname()[1]
+fillers = []
+for _ in range(2):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    fillers.append(c)
+print(port, flush=True)
+sys.stdin.read()
+`;
+
+/**
+ * A listener that never accepts, its accept queue already full: Linux drops further SYNs, so a
+ * connect to it hangs (an "unroutable" address is no good: sandboxes answer every SYN).
+ */
+export async function startBlackhole(): Promise<{ port: number; close(): void }> {
+  const child = spawn("python3", ["-c", BLACKHOLE_PY], { stdio: ["pipe", "pipe", "ignore"] });
+  const [portText] = await once(child.stdout, "data");
+  return { port: Number(String(portText)), close: () => child.kill() };
 }
 
 /** A port that refuses connections: bound once by the OS, then released. */
@@ -135,6 +191,21 @@ export function singleListener(
 
 /** `127.0.0.1:port` */
 export const at = (port: number): string => `${HOST}:${port}`;
+
+/** GET `path` of an HTTP server on 127.0.0.1, on a connection of its own. */
+export function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: HOST, port, path, agent: false }, (response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (text: string) => {
+        body += text;
+      });
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
 
 /** The value of one sample in Prometheus text, or undefined. */
 export function sample(metricsText: string, series: string): number | undefined {

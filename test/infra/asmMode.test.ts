@@ -8,6 +8,7 @@ import {
 import { isSecretValue, type ProgramRun } from "../../tools/render/renderProgram";
 import {
   ASM_ACCESS,
+  declaredNames,
   declaredObjects,
   findObject,
   HARDENING_ADDITIONS,
@@ -35,10 +36,7 @@ describe("asm mode, weightV2 0 (the tutorial's first state)", () => {
   });
 
   it("declares exactly the tutorial's objects plus the ASM ingress gateway and a NetworkPolicy", () => {
-    const names = declaredObjects(run)
-      .map((d) => `${d.object.kind}/${d.object.metadata.name}`)
-      .sort();
-    expect(names).toEqual([
+    expect(declaredNames(run)).toEqual([
       "Deployment/tcp-echo-v1",
       "Deployment/tcp-echo-v2",
       "DestinationRule/tcp-echo-destination",

@@ -11,6 +11,7 @@ import {
 import type { ProgramRun } from "../../tools/render/renderProgram";
 import {
   ASM_ACCESS,
+  declaredNames,
   declaredObjects,
   findObject,
   type KubeObject,
@@ -44,11 +45,6 @@ const VERSION_SERVICE_ADDITIONS = [
   "spec.ports[*].protocol",
 ] as const;
 
-const names = (run: ProgramRun) =>
-  declaredObjects(run)
-    .map((d) => `${d.object.kind}/${d.object.metadata.name}`)
-    .sort();
-
 describe("routingApi gateway-api, asm mode, weightV2 0", () => {
   let run: ProgramRun;
   beforeAll(async () => {
@@ -56,7 +52,7 @@ describe("routingApi gateway-api, asm mode, weightV2 0", () => {
   });
 
   it("declares a Gateway and a TCPRoute instead of Istio's routing objects", () => {
-    expect(names(run)).toEqual([
+    expect(declaredNames(run)).toEqual([
       "Deployment/tcp-echo-v1",
       "Deployment/tcp-echo-v2",
       "Gateway/tcp-echo-gateway",
@@ -148,7 +144,7 @@ describe("routingApi gateway-api, weights", () => {
 describe("routingApi gateway-api, istio mode", () => {
   it("Istio deploys the gateway: the CLB annotations go to spec.infrastructure, no ingress Service", async () => {
     const run = await runWith({ mode: "istio", routingApi: "gateway-api", weightV2: "20" });
-    expect(names(run)).toEqual([
+    expect(declaredNames(run)).toEqual([
       "Deployment/tcp-echo-v1",
       "Deployment/tcp-echo-v2",
       "Gateway/tcp-echo-gateway",

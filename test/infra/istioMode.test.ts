@@ -6,6 +6,7 @@ import {
 } from "../../infra/constants";
 import { isSecretValue } from "../../tools/render/renderProgram";
 import {
+  declaredNames,
   declaredObjects,
   findObject,
   resourcesOfType,
@@ -22,7 +23,7 @@ describe("istio mode", () => {
   it("declares the Istio objects and a dedicated LoadBalancer Service, all on one cluster", async () => {
     const run = await runWith({ mode: "istio", clusterId: "c1234567890abc", weightV2: "35" });
     const objects = declaredObjects(run);
-    expect(objects.map((d) => `${d.object.kind}/${d.object.metadata.name}`).sort()).toEqual([
+    expect(declaredNames(run)).toEqual([
       "Deployment/tcp-echo-v1",
       "Deployment/tcp-echo-v2",
       "DestinationRule/tcp-echo-destination",

@@ -4,6 +4,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
+import { parse } from "yaml";
+import { type RouteFile, validateRouteFile } from "../../contract/routeFile";
+import { GATEWAY_ROUTES_FILE } from "../../infra/constants";
 import {
   installMocks,
   type ProgramRun,
@@ -113,6 +116,20 @@ export function findObject(run: ProgramRun, kind: string, name: string): Declare
   );
   if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}`);
   return found[0] as DeclaredObject;
+}
+
+/** `Kind/name` of every declared object, sorted: what a run declares, at a glance. */
+export function declaredNames(run: ProgramRun): string[] {
+  return declaredObjects(run)
+    .map((d) => `${d.object.kind}/${d.object.metadata.name}`)
+    .sort();
+}
+
+/** The bundled gateway's route file as its ConfigMap `tcp-echo-routes` holds it, validated. */
+export function gatewayRouteFile(run: ProgramRun): RouteFile {
+  const { object } = findObject(run, "ConfigMap", "tcp-echo-routes");
+  const text = (object.data as Record<string, string>)[GATEWAY_ROUTES_FILE] ?? "";
+  return validateRouteFile(parse(text), GATEWAY_ROUTES_FILE);
 }
 
 /** Resources of a given type token. */

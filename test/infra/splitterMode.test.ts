@@ -4,12 +4,10 @@
  */
 
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { validateRouteFile } from "../../contract/routeFile";
+
 import {
   CLB_ANNOTATIONS,
   DATA_PLANE_PROVIDER_NAME,
-  GATEWAY_ROUTES_FILE,
   ISTIO_EXCLUDE_INBOUND_PORTS_ANNOTATION,
   ISTIO_PROXY_CONFIG_ANNOTATION,
   MESH_PROVIDER_NAME,
@@ -17,8 +15,10 @@ import {
 import type { ProgramRun } from "../../tools/render/renderProgram";
 import {
   ASM_ACCESS,
+  declaredNames,
   declaredObjects,
   findObject,
+  gatewayRouteFile,
   type Registration,
   runWith,
   useProgramMocks,
@@ -40,17 +40,6 @@ interface PodTemplate {
   };
 }
 
-const names = (run: ProgramRun) =>
-  declaredObjects(run)
-    .map((d) => `${d.object.kind}/${d.object.metadata.name}`)
-    .sort();
-
-function routeFile(run: ProgramRun) {
-  const { object } = findObject(run, "ConfigMap", "tcp-echo-routes");
-  const text = (object.data as Record<string, string>)[GATEWAY_ROUTES_FILE] ?? "";
-  return validateRouteFile(parse(text), GATEWAY_ROUTES_FILE);
-}
-
 describe("splitter gateway, routingApi istio (asm)", () => {
   let run: ProgramRun;
   let registrations: Registration[];
@@ -61,7 +50,7 @@ describe("splitter gateway, routingApi istio (asm)", () => {
   });
 
   it("declares the bundled gateway beside the app, and no subsets' DestinationRule", () => {
-    expect(names(run)).toEqual([
+    expect(declaredNames(run)).toEqual([
       "ConfigMap/tcp-echo-routes",
       "Deployment/tcp-echo-gateway",
       "Deployment/tcp-echo-v1",
@@ -119,7 +108,7 @@ describe("splitter gateway, routingApi istio (asm)", () => {
   });
 
   it("the ConfigMap carries the weights: 80/20 to the per-version Services", () => {
-    expect(routeFile(run).listeners[0]).toMatchObject({
+    expect(gatewayRouteFile(run).listeners[0]).toMatchObject({
       listen: "0.0.0.0:31400",
       proxyProtocol: false,
       routes: [
@@ -206,7 +195,7 @@ describe("splitter gateway with PROXY protocol", () => {
     expect(deployment.spec.template.metadata.annotations).toMatchObject({
       [ISTIO_EXCLUDE_INBOUND_PORTS_ANNOTATION]: "31400",
     });
-    expect(routeFile(run).listeners[0]?.proxyProtocol).toBe(true);
+    expect(gatewayRouteFile(run).listeners[0]?.proxyProtocol).toBe(true);
     const route = registrations.find((r) => r.urn.endsWith("::tcp-echo-routes-virtual-service"));
     expect(route?.dependencies).toContain(
       `${URN}tcp-shift:mesh:MeshRoutes$kubernetes:networking.istio.io/v1beta1:DestinationRule::tcp-echo-routes-gateway-destination-rule`,
@@ -241,6 +230,9 @@ describe("splitter gateway with PROXY protocol", () => {
       gatewayBalance: "sticky",
       gatewayProxyProtocol: "true",
     });
-    expect(routeFile(run).listeners[0]).toMatchObject({ balance: "sticky", proxyProtocol: true });
+    expect(gatewayRouteFile(run).listeners[0]).toMatchObject({
+      balance: "sticky",
+      proxyProtocol: true,
+    });
   });
 });

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { validateRouteFile } from "../../contract/routeFile";
+
 import { parseGatewayArgs } from "../../dataplane/gateway/gatewayArgs";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../../dataplane/gateway/gatewayNodeFlags";
 import {
@@ -13,8 +12,10 @@ import {
 } from "../../infra/constants";
 import { isSecretValue, type ProgramRun } from "../../tools/render/renderProgram";
 import {
+  declaredNames,
   declaredObjects,
   findObject,
+  gatewayRouteFile,
   resourcesOfType,
   runWith,
   useProgramMocks,
@@ -51,10 +52,7 @@ describe("standalone mode", () => {
   });
 
   it("declares the echo app, a Service per version, the route ConfigMap and the gateway", () => {
-    const names = declaredObjects(run)
-      .map((d) => `${d.object.kind}/${d.object.metadata.name}`)
-      .sort();
-    expect(names).toEqual([
+    expect(declaredNames(run)).toEqual([
       "ConfigMap/tcp-echo-routes",
       "Deployment/tcp-echo-gateway",
       "Deployment/tcp-echo-v1",
@@ -81,9 +79,7 @@ describe("standalone mode", () => {
   });
 
   it("the ConfigMap holds a valid route file: 80/20 to the version Services", () => {
-    const { object } = findObject(run, "ConfigMap", "tcp-echo-routes");
-    const text = (object.data as Record<string, string>)[GATEWAY_ROUTES_FILE] ?? "";
-    const routes = validateRouteFile(parse(text), GATEWAY_ROUTES_FILE);
+    const routes = gatewayRouteFile(run);
     expect(routes.listeners).toHaveLength(1);
     expect(routes.listeners[0]).toMatchObject({
       name: "tcp-echo",
@@ -221,11 +217,7 @@ describe("standalone mode, gateway options", () => {
       [CLB_ANNOTATIONS.forceOverrideListeners]: "true",
       [CLB_ANNOTATIONS.proxyProtocol]: "on",
     });
-    const { object } = findObject(run, "ConfigMap", "tcp-echo-routes");
-    const text = (object.data as Record<string, string>)[GATEWAY_ROUTES_FILE] ?? "";
-    expect(validateRouteFile(parse(text), GATEWAY_ROUTES_FILE).listeners[0]?.proxyProtocol).toBe(
-      true,
-    );
+    expect(gatewayRouteFile(run).listeners[0]?.proxyProtocol).toBe(true);
     // No mesh here: no Istio annotations on the pods.
     const deployment = findObject(run, "Deployment", "tcp-echo-gateway").object as unknown as {
       spec: { template: { metadata: Record<string, unknown> } };

@@ -7,25 +7,14 @@
 import { describe, expect, it } from "vitest";
 import type { ProgramRun } from "../../tools/render/renderProgram";
 import { revealSecrets } from "../../tools/render/renderProgram";
+import { seededRandom } from "../seededRandom";
 import { ASM_ACCESS, runWith, useProgramMocks } from "./programHarness";
 
 useProgramMocks();
 
-/** mulberry32: a tiny seeded PRNG. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Pairs of distinct weights: the edges, then random ones. */
 function weightPairs(seed: number, count: number): [number, number][] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pairs: [number, number][] = [
     [0, 100],
     [0, 20],

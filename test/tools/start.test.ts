@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,7 @@ import {
   localMaxConnections,
   startLocalStack,
 } from "../../tools/local/localStack";
+import { httpGet, sample } from "../dataplane/netHelpers";
 import { aliveInGroup, type NpmRun, runNpm } from "../dataplane/npmProcess";
 
 const PROJECT_ROOT = join(__dirname, "..", "..");
@@ -131,87 +131,92 @@ async function verifyCounts(port: number, connections: number) {
   return result.counts;
 }
 
-describe("local mode (in process)", () => {
-  let dir: string;
-  let stackFile: string;
-  let stack: LocalStack;
-  const printed = new PrintedLines();
-  const errors = new PrintedLines();
-
+/**
+ * Local mode in process, on a fresh directory whose Pulumi.dev.yaml starts as `text`: started
+ * before the describe's tests and closed after them.
+ */
+function localStackOn(text: string) {
+  const local = { printed: new PrintedLines(), errors: new PrintedLines() } as {
+    dir: string;
+    stackFile: string;
+    stack: LocalStack;
+    printed: PrintedLines;
+    errors: PrintedLines;
+  };
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tcp-shift-local-"));
-    stackFile = join(dir, "Pulumi.dev.yaml");
-    writeFileSync(stackFile, stackFileText("0"));
-    stack = await startLocalStack({
-      dir,
+    local.dir = mkdtempSync(join(tmpdir(), "tcp-shift-local-"));
+    local.stackFile = join(local.dir, "Pulumi.dev.yaml");
+    writeFileSync(local.stackFile, text);
+    local.stack = await startLocalStack({
+      dir: local.dir,
       port: 0,
-      print: printed.push,
-      printError: errors.push,
+      print: local.printed.push,
+      printError: local.errors.push,
       logger: silentLogger,
       debounceMs: 20,
     });
   });
-
   afterAll(async () => {
-    await stack?.close(1000);
-    rmSync(dir, { recursive: true, force: true });
+    await local.stack?.close(1000);
+    rmSync(local.dir, { recursive: true, force: true });
   });
+  return local;
+}
+
+describe("local mode (in process)", () => {
+  const local = localStackOn(stackFileText("0"));
+  const { printed, errors } = local;
 
   it("prints one line per listener and the weights in force", () => {
-    expect(stack.port).toBeGreaterThan(0);
+    expect(local.stack.port).toBeGreaterThan(0);
     expect(printed.lines).toEqual([
-      `listening on 127.0.0.1:${stack.echo.v1.port} (tcp-echo v1, prefix "one")`,
-      `listening on 127.0.0.1:${stack.echo.v2.port} (tcp-echo v2, prefix "two")`,
-      `listening on 127.0.0.1:${stack.port} (gateway, stack dev)`,
+      `listening on 127.0.0.1:${local.stack.echo.v1.port} (tcp-echo v1, prefix "one")`,
+      `listening on 127.0.0.1:${local.stack.echo.v2.port} (tcp-echo v2, prefix "two")`,
+      `listening on 127.0.0.1:${local.stack.port} (gateway, stack dev)`,
       "weights v1=100 v2=0 (Pulumi.dev.yaml)",
     ]);
   });
 
   it("shifts live: all v1, then exactly 20% v2; open connections and bad edits change nothing", async () => {
-    expect(await verifyCounts(stack.port, 50)).toEqual({ v1: 50, v2: 0 });
+    expect(await verifyCounts(local.stack.port, 50)).toEqual({ v1: 50, v2: 0 });
     // The tutorial's `(date; sleep 1) | nc`: the half-close must not lose the reply.
-    expect(await sendAndHalfClose(stack.port, "Mon Nov 12 23:38:45 UTC 2018")).toBe(
+    expect(await sendAndHalfClose(local.stack.port, "Mon Nov 12 23:38:45 UTC 2018")).toBe(
       "one Mon Nov 12 23:38:45 UTC 2018\n",
     );
 
-    const before = await OpenConnection.open(stack.port);
+    const before = await OpenConnection.open(local.stack.port);
     expect(await before.ask("opened before the shift")).toBe("one opened before the shift\n");
 
     const shifted = printed.next("weights v1=80");
-    saveLikeAnEditor(stackFile, stackFileText("20"));
+    saveLikeAnEditor(local.stackFile, stackFileText("20"));
     expect(await shifted).toBe("weights v1=80 v2=20 (Pulumi.dev.yaml)");
-    expect(stack.weights).toEqual({ v1: 80, v2: 20 });
+    expect(local.stack.weights).toEqual({ v1: 80, v2: 20 });
 
     // Smooth weighted round robin: every 5 consecutive new connections hold exactly one v2.
-    expect(await verifyCounts(stack.port, 200)).toEqual({ v1: 160, v2: 40 });
+    expect(await verifyCounts(local.stack.port, 200)).toEqual({ v1: 160, v2: 40 });
     // The connection from before the shift still talks to v1 (Envoy would cut or keep it on
     // the old listener; this gateway never touches it).
     expect(await before.ask("still here")).toBe("one still here\n");
 
     const rejected = errors.next("keeping weights");
-    writeFileSync(stackFile, stackFileText("150"));
+    writeFileSync(local.stackFile, stackFileText("150"));
     await rejected;
     expect(errors.lines).toContain(
-      `Invalid tcp-shift configuration in ${stackFile}:\n  - tcp-shift:weightV2 = "150": must be an integer from 0 to 100`,
+      `Invalid tcp-shift configuration in ${local.stackFile}:\n  - tcp-shift:weightV2 = "150": must be an integer from 0 to 100`,
     );
     expect(errors.lines).toContain("keeping weights v1=80 v2=20 (Pulumi.dev.yaml)");
-    expect(await verifyCounts(stack.port, 100)).toEqual({ v1: 80, v2: 20 });
+    expect(await verifyCounts(local.stack.port, 100)).toEqual({ v1: 80, v2: 20 });
     expect(await before.ask("and here")).toBe("one and here\n");
 
     // Fixing the file is confirmed even though the weights it restores are the ones in force.
     const fixed = printed.next("weights v1=80");
-    saveLikeAnEditor(stackFile, stackFileText("20"));
+    saveLikeAnEditor(local.stackFile, stackFileText("20"));
     expect(await fixed).toBe("weights v1=80 v2=20 (Pulumi.dev.yaml)");
     before.socket.destroy();
   });
 });
 
 describe("local mode follows the stack file", () => {
-  let dir: string;
-  let stackFile: string;
-  let stack: LocalStack;
-  const printed = new PrintedLines();
-  const errors = new PrintedLines();
   /** A stack whose gateway options local mode can act on (they need the bundled gateway). */
   const gatewayStack = (lines: string[]) =>
     [
@@ -221,44 +226,27 @@ describe("local mode follows the stack file", () => {
       ...lines.map((line) => `  ${line}`),
       "",
     ].join("\n");
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tcp-shift-follow-"));
-    stackFile = join(dir, "Pulumi.dev.yaml");
-    writeFileSync(stackFile, gatewayStack(['tcp-shift:weightV2: "0"']));
-    stack = await startLocalStack({
-      dir,
-      port: 0,
-      print: printed.push,
-      printError: errors.push,
-      logger: silentLogger,
-      debounceMs: 20,
-    });
-  });
-
-  afterAll(async () => {
-    await stack?.close(1000);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const local = localStackOn(gatewayStack(['tcp-shift:weightV2: "0"']));
+  const { printed } = local;
 
   it("an emptied or deleted stack file: one line each, the weights stay in force", async () => {
-    saveLikeAnEditor(stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
+    saveLikeAnEditor(local.stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
     await printed.next("weights v1=80");
     let line = printed.next("Pulumi.dev.yaml is");
-    saveLikeAnEditor(stackFile, "");
+    saveLikeAnEditor(local.stackFile, "");
     expect(await line).toBe(
       "Pulumi.dev.yaml is empty: keeping weights v1=80 v2=20 (Pulumi.dev.yaml)",
     );
     line = printed.next("Pulumi.dev.yaml is");
-    rmSync(stackFile);
+    rmSync(local.stackFile);
     expect(await line).toBe(
       "Pulumi.dev.yaml is gone: keeping weights v1=80 v2=20 (Pulumi.dev.yaml)",
     );
-    expect(stack.weights).toEqual({ v1: 80, v2: 20 });
-    expect(await verifyCounts(stack.port, 10)).toEqual({ v1: 8, v2: 2 });
+    expect(local.stack.weights).toEqual({ v1: 80, v2: 20 });
+    expect(await verifyCounts(local.stack.port, 10)).toEqual({ v1: 8, v2: 2 });
     // Back with the same weights: confirmed.
     line = printed.next("weights v1=80");
-    saveLikeAnEditor(stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
+    saveLikeAnEditor(local.stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
     expect(await line).toBe("weights v1=80 v2=20 (Pulumi.dev.yaml)");
     expect(printed.lines.filter((l) => l.startsWith("Pulumi.dev.yaml is"))).toHaveLength(2);
   });
@@ -266,7 +254,7 @@ describe("local mode follows the stack file", () => {
   it("applies gatewayBalance sticky, gatewayProxyProtocol, drainAfter and drainRate live", async () => {
     const line = printed.next("gateway: balance sticky");
     saveLikeAnEditor(
-      stackFile,
+      local.stackFile,
       gatewayStack([
         'tcp-shift:weightV2: "20"',
         "tcp-shift:gatewayBalance: sticky",
@@ -280,7 +268,7 @@ describe("local mode follows the stack file", () => {
     );
     // The gateway now wants a PROXY header, and hashes the address it carries.
     const reply = await new Promise<string>((resolve) => {
-      const socket = connect({ host: "127.0.0.1", port: stack.port });
+      const socket = connect({ host: "127.0.0.1", port: local.stack.port });
       let text = "";
       socket.setEncoding("utf8").on("data", (chunk: string) => {
         text += chunk;
@@ -290,11 +278,11 @@ describe("local mode follows the stack file", () => {
     });
     expect(reply).toMatch(/^(one|two) hello\n$/);
     const back = printed.next("gateway: balance smooth");
-    saveLikeAnEditor(stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
+    saveLikeAnEditor(local.stackFile, gatewayStack(['tcp-shift:weightV2: "20"']));
     expect(await back).toBe(
       "gateway: balance smooth, PROXY protocol off, no drain (Pulumi.dev.yaml)",
     );
-    expect(await verifyCounts(stack.port, 10)).toEqual({ v1: 8, v2: 2 });
+    expect(await verifyCounts(local.stack.port, 10)).toEqual({ v1: 8, v2: 2 });
   });
 });
 
@@ -368,27 +356,6 @@ describe("local mode config", () => {
   });
 });
 
-/** GET `path` of an HTTP server on 127.0.0.1. */
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: "127.0.0.1", port, path, agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8").on("data", (text: string) => {
-        body += text;
-      });
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-    })
-      .on("error", reject)
-      .end();
-  });
-}
-
-/** The value of one series in Prometheus text, or undefined. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
 describe("local mode --admin: the gateway's admin endpoints", () => {
   it("serves /healthz, /readyz and /metrics of the local gateway; a weight edit shows at the next scrape", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tcp-shift-admin-"));
@@ -409,11 +376,11 @@ describe("local mode --admin: the gateway's admin endpoints", () => {
       expect(printed.lines).toContain(
         `listening on 127.0.0.1:${admin} (gateway admin: /healthz /readyz /metrics)`,
       );
-      expect(await get(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
-      expect(await get(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+      expect(await httpGet(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
+      expect(await httpGet(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
       expect(await verifyCounts(stack.port, 10)).toEqual({ v1: 10, v2: 0 });
       const weight = 'tcp_gateway_route_weight{listener="tcp-echo",route="v2"}';
-      const before = (await get(admin, "/metrics")).body;
+      const before = (await httpGet(admin, "/metrics")).body;
       expect(sample(before, weight)).toBe(0);
       expect(sample(before, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
         10,
@@ -423,13 +390,13 @@ describe("local mode --admin: the gateway's admin endpoints", () => {
       const applied = printed.next("weights v1=80");
       saveLikeAnEditor(stackFile, stackFileText("20"));
       await applied;
-      expect(sample((await get(admin, "/metrics")).body, weight)).toBe(20);
-      expect((await get(admin, "/nope")).status).toBe(404);
+      expect(sample((await httpGet(admin, "/metrics")).body, weight)).toBe(20);
+      expect((await httpGet(admin, "/nope")).status).toBe(404);
     } finally {
       await stack.close(1000);
       rmSync(dir, { recursive: true, force: true });
     }
-    await expect(get(stack.admin?.port as number, "/healthz")).rejects.toMatchObject({
+    await expect(httpGet(stack.admin?.port as number, "/healthz")).rejects.toMatchObject({
       code: "ECONNREFUSED",
     });
   });
@@ -546,7 +513,7 @@ describe("npm start (child process)", () => {
       `shift: set tcp-shift:weightV2 in ${join(dir, "Pulumi.ci.yaml")} (or pulumi config set weightV2 20); Ctrl-C stops`,
     ]);
     expect(await sendAndHalfClose(port, "hello")).toBe("one hello\n");
-    const metrics = (await get(admin, "/metrics")).body;
+    const metrics = (await httpGet(admin, "/metrics")).body;
     expect(sample(metrics, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
       1,
     );

@@ -31,11 +31,12 @@ import { type FileWatchError, watchFile } from "../../dataplane/shared/fileWatch
 import { createLogger, type Logger } from "../../dataplane/shared/jsonLogger";
 import { DESCRIPTOR_RESERVE, openFilesLimit } from "../../dataplane/shared/openFiles";
 import {
-  CONFIG_KEYS,
+  closestConfigKey,
   parseConfig,
   SECRET_KEYS,
   type TcpShiftConfig,
 } from "../../infra/config/config";
+import { gatewayRouteOptions } from "../../infra/config/settings";
 import {
   isSecureValue,
   parseStackConfig,
@@ -44,7 +45,7 @@ import {
   stackFilePath,
 } from "../../infra/config/stackFile";
 import { PROJECT_NAME, VERSIONS, type Version } from "../../infra/constants";
-import { buildGatewayRoutes, gatewayRouteOptions } from "../../infra/manifests/gatewayRoutes";
+import { buildGatewayRoutes } from "../../infra/manifests/gatewayRoutes";
 import { splitWeights, type VersionWeights } from "../../infra/manifests/weights";
 
 /** Options of `startLocalStack`. */
@@ -125,24 +126,6 @@ const LOCAL_KEYS = [
   "drainRate",
 ];
 
-/** Edit distance of two short strings, case-insensitive. */
-function editDistance(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= y.length; j++)
-      current[j] = Math.min(
-        (previous[j] as number) + 1,
-        (current[j - 1] as number) + 1,
-        (previous[j - 1] as number) + (x[i - 1] === y[j - 1] ? 0 : 1),
-      );
-    previous = current;
-  }
-  return previous[y.length] as number;
-}
-
 /**
  * Keys of the stack file's `config:` block without a namespace (`weightV2: "30"` instead of
  * `tcp-shift:weightV2`): Pulumi reads only `namespace:key`, so such a key is a mistake, said like
@@ -160,11 +143,9 @@ export function unnamespacedKeys(text: string, path: string): string[] {
   const problems: string[] = [];
   for (const [key, value] of Object.entries(config)) {
     if (key.includes(":")) continue;
-    const best = CONFIG_KEYS.map((known) => ({ known, distance: editDistance(key, known) }))
-      .filter(({ distance }) => distance <= 2)
-      .sort((a, b) => a.distance - b.distance)[0];
-    const hint = best
-      ? `did you mean ${PROJECT_NAME}:${best.known}?`
+    const known = closestConfigKey(key);
+    const hint = known
+      ? `did you mean ${PROJECT_NAME}:${known}?`
       : `config keys are namespace:key, e.g. ${PROJECT_NAME}:weightV2`;
     problems.push(
       `${key} = ${isSecureValue(value) ? "[secret]" : JSON.stringify(value)}: key without a namespace (Pulumi ignores it); ${hint}`,

@@ -12,10 +12,10 @@
  */
 import { statSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { EXIT_CODES } from "../../contract/exitCodes";
 import { joinHostPort, parseHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
+import { commandFlags } from "../../dataplane/shared/commandFlags";
 import { watchLauncher } from "../../dataplane/shared/launcherWatch";
 import { type LocalStack, startLocalStack } from "./localStack";
 
@@ -53,64 +53,51 @@ interface StartArgs {
   admin?: string;
 }
 
-function usageError(message: string): UserError {
-  return new UserError("E_USAGE", `${message} (see npm start -- --help)`);
-}
+const flags = commandFlags("npm start -- --help");
 
 function parseStartArgs(argv: string[]): StartArgs | "help" {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stack: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string" },
-        dir: { type: "string" },
-        admin: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw usageError((error as Error).message);
-  }
-  if (values.help) return "help";
-  const portText = values.port as string | undefined;
+  const { text, given } = flags.parse(argv, {
+    stack: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    dir: { type: "string" },
+    admin: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (given("help")) return "help";
+  const portText = text("port");
   let port: number | undefined;
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
     if (!(port >= 0 && port <= 65535))
-      throw usageError(`--port must be a whole number from 0 to 65535, got "${portText}"`);
+      throw flags.usageError(`--port must be a whole number from 0 to 65535, got "${portText}"`);
   }
-  const host = (values.host as string | undefined) ?? "127.0.0.1";
-  if (host.trim() === "") throw usageError("--host must be a host name or IP address");
-  const dirGiven = values.dir as string | undefined;
+  const host = flags.host(text("host")) ?? "127.0.0.1";
+  const dirGiven = text("dir");
   const dir = dirGiven === undefined ? process.cwd() : resolve(dirGiven);
   if (dirGiven !== undefined) {
     let isDirectory = false;
     try {
       isDirectory = statSync(dir).isDirectory();
     } catch {
-      throw usageError(`--dir ${dirGiven}: no such directory`);
+      throw flags.usageError(`--dir ${dirGiven}: no such directory`);
     }
-    if (!isDirectory) throw usageError(`--dir ${dirGiven}: not a directory`);
+    if (!isDirectory) throw flags.usageError(`--dir ${dirGiven}: not a directory`);
   }
-  const admin = values.admin as string | undefined;
+  const admin = text("admin");
   if (admin !== undefined) {
     try {
       parseHostPort(admin, "--admin");
     } catch (error) {
-      throw usageError((error as Error).message);
+      throw flags.usageError((error as Error).message);
     }
   }
   return {
-    stack: (values.stack as string | undefined) ?? "dev",
+    stack: text("stack") ?? "dev",
     ...(port === undefined ? {} : { port }),
     host,
     dir,
-    stackGiven: values.stack !== undefined,
+    stackGiven: text("stack") !== undefined,
     ...(admin === undefined ? {} : { admin }),
   };
 }

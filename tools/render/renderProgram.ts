@@ -126,27 +126,26 @@ function mockCall(token: string, inputs: Record<string, unknown>): Record<string
   switch (token) {
     case "alicloud:cs/getClusterCredential:getClusterCredential":
       return { ...inputs, id: inputs.clusterId, kubeConfig: placeholderKubeconfig("ack") };
-    case "alicloud:servicemesh/getServiceMeshes:getServiceMeshes": {
-      const ids = (inputs.ids as string[] | undefined) ?? [];
-      return {
-        ...inputs,
-        id: ids.join(","),
-        names: ids,
-        meshes: ids.map((id) => ({ id, kubeConfig: placeholderKubeconfig("asm") })),
-      };
-    }
-    case "alicloud:slb/getApplicationLoadBalancers:getApplicationLoadBalancers": {
-      const ids = (inputs.ids as string[] | undefined) ?? [];
-      return {
-        ...inputs,
-        id: ids.join(","),
-        names: ids,
-        balancers: ids.map((id) => ({ id, address: PLACEHOLDER_ADDRESS })),
-      };
-    }
+    case "alicloud:servicemesh/getServiceMeshes:getServiceMeshes":
+      return foundByIds(inputs, "meshes", (id) => ({
+        id,
+        kubeConfig: placeholderKubeconfig("asm"),
+      }));
+    case "alicloud:slb/getApplicationLoadBalancers:getApplicationLoadBalancers":
+      return foundByIds(inputs, "balancers", (id) => ({ id, address: PLACEHOLDER_ADDRESS }));
     default:
       return inputs;
   }
+}
+
+/** A list data source looked up by `ids`: every id found, one item each under `field`. */
+function foundByIds(
+  inputs: Record<string, unknown>,
+  field: string,
+  item: (id: string) => Record<string, unknown>,
+): Record<string, unknown> {
+  const ids = (inputs.ids as string[] | undefined) ?? [];
+  return { ...inputs, id: ids.join(","), names: ids, [field]: ids.map(item) };
 }
 
 let recording: { resources: RecordedResource[]; calls: RecordedCall[] } | undefined;

@@ -18,20 +18,18 @@ import {
   SCRAPE_STALENESS_MS,
 } from "./gatewayScrape";
 import { type InForceResult, waitInForce } from "./inForce";
-import { type FailureClass, observeWindow, type WindowCounts } from "./probeWindow";
+import { observeWindow, type WindowCounts } from "./probeWindow";
 import { type GateResult, judgeWindow } from "./shiftGates";
 import type { ShiftPlan } from "./shiftPlan";
 import type { WeightTarget } from "./weightTarget";
 
 /** A window's figures as reported (latencies summarised, not listed). */
-export interface WindowSummary {
-  attempted: number;
-  answered: Record<Version, number>;
-  failed: number;
-  failures: Partial<Record<FailureClass, number>>;
-  unexpectedReply?: string;
+export interface WindowSummary
+  extends Pick<
+    WindowCounts,
+    "attempted" | "answered" | "failed" | "failures" | "unexpectedReply" | "durationMs"
+  > {
   latencyMs: Record<Version, { p50: number | null; p99: number | null }>;
-  durationMs: number;
   /** The gateway's per-version counters over the window, with `--metrics`. */
   gateway?: Record<Version, RouteFigures>;
 }

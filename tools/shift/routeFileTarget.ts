@@ -15,7 +15,7 @@ import {
 } from "../../contract/routeFile";
 import { UserError } from "../../contract/userError";
 import type { Version } from "../../contract/versions";
-import { USAGE_ERROR_CODE } from "./shiftArgs";
+import { USAGE_ERROR_CODE } from "../../dataplane/shared/commandFlags";
 import { type WeightTarget, writeFileAtomically } from "./weightTarget";
 
 /** Which routes of which listener are shifted. */

@@ -1,11 +1,6 @@
 /** `npm run shift` command line: flags, defaults, usage text. */
-import { parseArgs } from "node:util";
-import { UserError } from "../../contract/userError";
-import { DEFAULT_PREFIXES, type VersionPrefixes } from "../../contract/versions";
-import { parseDuration } from "../../dataplane/verify/verifyArgs";
-
-/** Error code of bad command-line arguments (exit 2: nothing was changed). */
-export const USAGE_ERROR_CODE = "E_USAGE";
+import type { VersionPrefixes } from "../../contract/versions";
+import { commandFlags } from "../../dataplane/shared/commandFlags";
 
 /** Where the weight lives and how it is changed. */
 export type TargetArgs =
@@ -109,77 +104,7 @@ Exit codes:
   70   internal error (a bug: please report it)
 `;
 
-function usageError(message: string): UserError {
-  return new UserError(USAGE_ERROR_CODE, `${message} (see npm run shift -- --help)`);
-}
-
-function integerFlag(
-  flag: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const number = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!(number >= min && number <= max))
-    throw usageError(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
-  return number;
-}
-
-function numberFlag(
-  flag: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const number = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!(number >= min && number <= max))
-    throw usageError(`${flag} must be a number from ${min} to ${max}, got "${value}"`);
-  return number;
-}
-
-/** `1`, `1%`, `0.5%` to a fraction (0.01, 0.005). */
-function percentFlag(
-  flag: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback / 100;
-  const text = value.trim().replace(/%$/, "");
-  const number = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
-  if (!(number >= min && number <= max))
-    throw usageError(`${flag} must be a percentage from ${min} to ${max}, e.g. 1%, got "${value}"`);
-  return number / 100;
-}
-
-function durationFlag(
-  flag: string,
-  value: string | undefined,
-  minMs: number,
-  maxMs: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const parsed = value.trim() === "0" ? 0 : parseDuration(value);
-  if (parsed === undefined || parsed < minMs || parsed > maxMs)
-    throw usageError(
-      `${flag} must be a duration such as 500ms, 30s or 5m, from ${formatLimit(minMs)} to ${formatLimit(maxMs)}, got "${value}"`,
-    );
-  return parsed;
-}
-
-function formatLimit(ms: number): string {
-  if (ms === 0) return "0";
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
+const flags = commandFlags("npm run shift -- --help");
 
 const DAY_MS = 24 * 3_600_000;
 const NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
@@ -190,28 +115,21 @@ export function parseSteps(text: string): number[] {
   const steps = parts.map((part) => (/^\d{1,3}$/.test(part) ? Number(part) : Number.NaN));
   const bad = parts.find((_, i) => !((steps[i] as number) >= 1 && (steps[i] as number) <= 100));
   if (bad !== undefined)
-    throw usageError(
+    throw flags.usageError(
       `--steps must be a comma-separated list of whole percentages from 1 to 100, e.g. 5,20,50,100; "${bad}" is not one`,
     );
   for (let i = 1; i < steps.length; i++)
     if ((steps[i] as number) <= (steps[i - 1] as number))
-      throw usageError(
+      throw flags.usageError(
         `--steps must increase (each weight above the one before), got ${steps.join(",")}`,
       );
   return steps;
 }
 
-function prefixFlag(flag: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\S{1,64}$/.test(value))
-    throw usageError(`${flag} must be 1 to 64 characters without spaces, got "${value}"`);
-  return value;
-}
-
 function nameFlag(flag: string, value: string | undefined, fallback?: string): string | undefined {
   if (value === undefined) return fallback;
   if (!NAME.test(value))
-    throw usageError(
+    throw flags.usageError(
       `${flag} must be a route-file name (lowercase letters, digits, '-', '_', '.'), got "${value}"`,
     );
   return value;
@@ -222,96 +140,85 @@ function nameFlag(flag: string, value: string | undefined, fallback?: string): s
  * naming the flag and what is allowed.
  */
 export function parseShiftArgs(argv: readonly string[], cwd = process.cwd()): ShiftArgs | "help" {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stack: { type: "string" },
-        "work-dir": { type: "string" },
-        "stack-file": { type: "string" },
-        "route-file": { type: "string" },
-        "v1-route": { type: "string" },
-        "v2-route": { type: "string" },
-        listener: { type: "string" },
-        steps: { type: "string" },
-        interval: { type: "string" },
-        baseline: { type: "string" },
-        "rollback-to": { type: "string" },
-        "apply-timeout": { type: "string" },
-        "dry-run": { type: "boolean" },
-        host: { type: "string" },
-        port: { type: "string" },
-        rate: { type: "string" },
-        concurrency: { type: "string" },
-        timeout: { type: "string" },
-        "prefix-v1": { type: "string" },
-        "prefix-v2": { type: "string" },
-        metrics: { type: "string" },
-        "false-alarm": { type: "string" },
-        "min-samples": { type: "string" },
-        "max-error-rate": { type: "string" },
-        "max-latency-increase": { type: "string" },
-        report: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw usageError((error as Error).message);
-  }
-  if (values.help === true) return "help";
-  const text = (name: string) => values[name] as string | undefined;
+  const { text, given } = flags.parse(argv, {
+    stack: { type: "string" },
+    "work-dir": { type: "string" },
+    "stack-file": { type: "string" },
+    "route-file": { type: "string" },
+    "v1-route": { type: "string" },
+    "v2-route": { type: "string" },
+    listener: { type: "string" },
+    steps: { type: "string" },
+    interval: { type: "string" },
+    baseline: { type: "string" },
+    "rollback-to": { type: "string" },
+    "apply-timeout": { type: "string" },
+    "dry-run": { type: "boolean" },
+    host: { type: "string" },
+    port: { type: "string" },
+    rate: { type: "string" },
+    concurrency: { type: "string" },
+    timeout: { type: "string" },
+    "prefix-v1": { type: "string" },
+    "prefix-v2": { type: "string" },
+    metrics: { type: "string" },
+    "false-alarm": { type: "string" },
+    "min-samples": { type: "string" },
+    "max-error-rate": { type: "string" },
+    "max-latency-increase": { type: "string" },
+    report: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (given("help")) return "help";
 
   const targets = (["stack", "stack-file", "route-file"] as const).filter(
     (flag) => text(flag) !== undefined,
   );
   if (targets.length !== 1)
-    throw usageError(
+    throw flags.usageError(
       targets.length === 0
         ? "name the target: --stack NAME, --stack-file PATH or --route-file PATH"
         : `give one target, not ${targets.map((flag) => `--${flag}`).join(" and ")}`,
     );
   const flag = targets[0] as (typeof targets)[number];
   const value = text(flag) as string;
-  if (value.trim() === "") throw usageError(`--${flag} must not be empty`);
+  if (value.trim() === "") throw flags.usageError(`--${flag} must not be empty`);
   let target: TargetArgs;
   if (flag === "stack") {
     if (!/^[A-Za-z0-9_.\-/]+$/.test(value))
-      throw usageError(
+      throw flags.usageError(
         `--stack must be a stack name (letters, digits, '-', '_', '.', or org/project/stack), got "${value}"`,
       );
     target = { kind: "stack", stack: value, workDir: text("work-dir") ?? cwd };
   } else {
-    if (text("work-dir") !== undefined) throw usageError("--work-dir goes with --stack only");
+    if (text("work-dir") !== undefined) throw flags.usageError("--work-dir goes with --stack only");
     target = { kind: flag, path: value };
   }
   if (target.kind === "stack-file" && (text("v1-route") ?? text("v2-route")) !== undefined)
-    throw usageError(
+    throw flags.usageError(
       "--v1-route and --v2-route name routes of a route file or of --metrics; a stack file's routes are v1 and v2",
     );
 
   const stepsText = text("steps");
-  if (stepsText === undefined) throw usageError("--steps is required, e.g. --steps 5,20,50,100");
+  if (stepsText === undefined)
+    throw flags.usageError("--steps is required, e.g. --steps 5,20,50,100");
   const intervalText = text("interval");
-  if (intervalText === undefined) throw usageError("--interval is required, e.g. --interval 5m");
-  const intervalMs = durationFlag("--interval", intervalText, 100, DAY_MS, 0);
+  if (intervalText === undefined)
+    throw flags.usageError("--interval is required, e.g. --interval 5m");
+  const intervalMs = flags.duration("--interval", intervalText, 100, DAY_MS, 0);
 
-  const host = text("host");
-  if (host !== undefined && host.trim() === "")
-    throw usageError("--host must be a host name or IP address");
+  const host = flags.host(text("host"));
   const port =
-    text("port") === undefined ? undefined : integerFlag("--port", text("port"), 1, 65535, 0);
+    text("port") === undefined ? undefined : flags.integer("--port", text("port"), 1, 65535, 0);
   if (target.kind !== "stack" && (host === undefined || port === undefined))
-    throw usageError(
+    throw flags.usageError(
       "--host and --port are required: the address clients use (npm start prints it; a CLB's is the stack output ingressHost)",
     );
 
   const rollback = text("rollback-to") ?? "last";
   if (rollback !== "last" && rollback !== "0")
-    throw usageError(`--rollback-to must be last or 0, got "${rollback}"`);
+    throw flags.usageError(`--rollback-to must be last or 0, got "${rollback}"`);
 
   let metricsUrl = text("metrics");
   if (metricsUrl !== undefined) {
@@ -320,59 +227,53 @@ export function parseShiftArgs(argv: readonly string[], cwd = process.cwd()): Sh
       url = new URL(metricsUrl);
     } catch {}
     if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
-      throw usageError(
+      throw flags.usageError(
         `--metrics must be an http(s) URL such as http://127.0.0.1:9901/metrics, got "${metricsUrl}"`,
       );
     metricsUrl = url.toString();
   }
 
-  const prefixes: Partial<VersionPrefixes> = {};
-  const prefixV1 = prefixFlag("--prefix-v1", text("prefix-v1"));
-  const prefixV2 = prefixFlag("--prefix-v2", text("prefix-v2"));
-  if (prefixV1 !== undefined) prefixes.v1 = prefixV1;
-  if (prefixV2 !== undefined) prefixes.v2 = prefixV2;
-  if ((prefixV1 ?? DEFAULT_PREFIXES.v1) === (prefixV2 ?? DEFAULT_PREFIXES.v2))
-    throw usageError(`--prefix-v1 and --prefix-v2 must differ, both are "${prefixV1 ?? prefixV2}"`);
+  const prefixes = flags.prefixes(text("prefix-v1"), text("prefix-v2"));
 
   const routes = {
     v1: nameFlag("--v1-route", text("v1-route"), "v1") as string,
     v2: nameFlag("--v2-route", text("v2-route"), "v2") as string,
   };
   if (routes.v1 === routes.v2)
-    throw usageError(`--v1-route and --v2-route must differ, both are "${routes.v1}"`);
+    throw flags.usageError(`--v1-route and --v2-route must differ, both are "${routes.v1}"`);
   const listener = nameFlag("--listener", text("listener"));
   const reportFile = text("report");
   if (reportFile !== undefined && reportFile.trim() === "")
-    throw usageError("--report must name a file");
+    throw flags.usageError("--report must name a file");
 
   return {
     target,
     steps: parseSteps(stepsText),
     intervalMs,
-    baselineMs: durationFlag("--baseline", text("baseline"), 0, DAY_MS, intervalMs),
+    baselineMs: flags.duration("--baseline", text("baseline"), 0, DAY_MS, intervalMs),
     rollbackTo: rollback === "0" ? 0 : "last",
     ...(host === undefined ? {} : { host }),
     ...(port === undefined ? {} : { port }),
-    rate: numberFlag("--rate", text("rate"), 0.1, 10_000, 20),
-    concurrency: integerFlag("--concurrency", text("concurrency"), 1, 1000, 16),
-    timeoutMs: durationFlag("--timeout", text("timeout"), 1, 600_000, 5000),
+    rate: flags.number("--rate", text("rate"), 0.1, 10_000, 20),
+    concurrency: flags.integer("--concurrency", text("concurrency"), 1, 1000, 16),
+    timeoutMs: flags.duration("--timeout", text("timeout"), 1, 600_000, 5000),
     prefixes,
     ...(metricsUrl === undefined ? {} : { metricsUrl }),
     ...(listener === undefined ? {} : { listener }),
     routes,
-    falseAlarm: percentFlag("--false-alarm", text("false-alarm"), 0.0001, 50, 1),
-    minSamples: integerFlag("--min-samples", text("min-samples"), 10, 1_000_000, 100),
-    maxErrorRate: percentFlag("--max-error-rate", text("max-error-rate"), 0, 100, 1),
-    maxLatencyIncreaseMs: durationFlag(
+    falseAlarm: flags.percent("--false-alarm", text("false-alarm"), 0.0001, 50, 1),
+    minSamples: flags.integer("--min-samples", text("min-samples"), 10, 1_000_000, 100),
+    maxErrorRate: flags.percent("--max-error-rate", text("max-error-rate"), 0, 100, 1),
+    maxLatencyIncreaseMs: flags.duration(
       "--max-latency-increase",
       text("max-latency-increase"),
       0,
       600_000,
       10,
     ),
-    applyTimeoutMs: durationFlag("--apply-timeout", text("apply-timeout"), 100, DAY_MS, 60_000),
+    applyTimeoutMs: flags.duration("--apply-timeout", text("apply-timeout"), 100, DAY_MS, 60_000),
     ...(reportFile === undefined ? {} : { reportFile }),
-    json: values.json === true,
-    dryRun: values["dry-run"] === true,
+    json: given("json"),
+    dryRun: given("dry-run"),
   };
 }

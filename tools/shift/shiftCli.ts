@@ -4,6 +4,7 @@ import { EXIT_CODES } from "../../contract/exitCodes";
 import { joinHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
 import { DEFAULT_PREFIXES, type VersionPrefixes } from "../../contract/versions";
+import { USAGE_ERROR_CODE } from "../../dataplane/shared/commandFlags";
 import { httpMetricsSource, type MetricsSource } from "./gatewayScrape";
 import { runShift, type ShiftOutcome } from "./progressiveShift";
 import {
@@ -13,7 +14,7 @@ import {
   stackIngress,
 } from "./pulumiStackTarget";
 import { routeFileTarget } from "./routeFileTarget";
-import { parseShiftArgs, SHIFT_USAGE, type ShiftArgs, USAGE_ERROR_CODE } from "./shiftArgs";
+import { parseShiftArgs, SHIFT_USAGE, type ShiftArgs } from "./shiftArgs";
 import { buildPlan, formatDuration, formatPlan, type ShiftPlan } from "./shiftPlan";
 import {
   formatMarkdown,

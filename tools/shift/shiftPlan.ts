@@ -8,8 +8,8 @@
 import { joinHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
 import type { VersionPrefixes } from "../../contract/versions";
+import { USAGE_ERROR_CODE } from "../../dataplane/shared/commandFlags";
 import { VERIFY_ROUND } from "./inForce";
-import { USAGE_ERROR_CODE } from "./shiftArgs";
 import type { GatePolicy } from "./shiftGates";
 
 /** Everything a shift will do, decided before it starts. */

@@ -8,9 +8,9 @@ import { basename } from "node:path";
 import { type Document, isCollection, isMap, isScalar, parseDocument } from "yaml";
 import { UserError } from "../../contract/userError";
 import type { VersionPrefixes } from "../../contract/versions";
+import { USAGE_ERROR_CODE } from "../../dataplane/shared/commandFlags";
 import { isSecureValue, STACK_FILE_ERROR_CODE } from "../../infra/config/stackFile";
 import { PROJECT_NAME } from "../../infra/constants";
-import { USAGE_ERROR_CODE } from "./shiftArgs";
 import { type WeightTarget, writeFileAtomically } from "./weightTarget";
 
 /** The stack-file key of v2's weight. */

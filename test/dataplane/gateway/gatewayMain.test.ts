@@ -8,14 +8,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseGatewayArgs } from "../../../dataplane/gateway/gatewayArgs";
-import { portOfAddress, startProgram } from "../childProcess";
-import { collect, connectTo, echoPair, exchange, readBytes, sample } from "../netHelpers";
+import { type Program, portOfAddress, startProgram } from "../childProcess";
+import { collect, connectTo, echoPair, exchange, httpGet, readBytes, sample } from "../netHelpers";
 
 const backends = echoPair();
 let directory: string;
@@ -53,6 +52,28 @@ function startGateway(name: string, flags: string[]) {
   return { config, program, portOf };
 }
 
+/** Wait until workers 1 and 2 listen, adding their pids to `pids` as they come. */
+async function workersListening(program: Program, pids: number[]): Promise<void> {
+  for (const worker of [1, 2]) {
+    const line = await program.waitForLog(
+      (l) => l.msg === "worker listening" && l.worker === worker,
+    );
+    pids.push(Number(line.pid));
+  }
+}
+
+/** Kill the primary and the workers `pids` (those still alive). */
+function killAll(program: Program, pids: number[]): void {
+  program.child.kill("SIGKILL");
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** While draining: not ready, new connections refused, the open one still answered and ends cleanly. */
 async function expectDrain(
   admin: number,
@@ -60,27 +81,13 @@ async function expectDrain(
   open: Socket,
   reply: string,
 ): Promise<void> {
-  expect((await get(admin, "/readyz")).status).toBe(503);
+  expect((await httpGet(admin, "/readyz")).status).toBe(503);
   await expect(connectTo(port)).rejects.toMatchObject({ code: "ECONNREFUSED" });
   open.write("still\n");
   expect((await readBytes(open, reply.length)).toString()).toBe(reply);
   const done = collect(open);
   open.end();
   await done;
-}
-
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: "127.0.0.1", port, path, agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8").on("data", (text: string) => {
-        body += text;
-      });
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-    })
-      .on("error", reject)
-      .end();
-  });
 }
 
 describe("gatewayMain arguments", () => {
@@ -148,8 +155,8 @@ describe("gatewayMain process", () => {
     try {
       const port = await portOf("listening");
       const admin = await portOf("admin listening");
-      expect(await get(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
-      expect(await get(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+      expect(await httpGet(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
+      expect(await httpGet(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
       expect((await exchange(port, "a\n")).toString()).toBe("one a\n");
 
       // A long-lived connection opened now stays on v1 through everything below.
@@ -172,7 +179,7 @@ describe("gatewayMain process", () => {
       program.child.kill("SIGHUP");
       await program.waitForLog((line) => line.msg === "routes reloaded", beforeHup);
 
-      const metrics = (await get(admin, "/metrics")).body;
+      const metrics = (await httpGet(admin, "/metrics")).body;
       expect(sample(metrics, "tcp_gateway_reloads_total")).toBe(2);
       expect(sample(metrics, "tcp_gateway_reload_failures_total")).toBe(1);
       expect(sample(metrics, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
@@ -213,10 +220,10 @@ describe("gatewayMain process", () => {
      */
     const inForceAfter = async (admin: number, write: (v2: number) => void, v2: number) => {
       const series = 'tcp_gateway_route_weight{listener="tcp-echo",route="v2"}';
-      expect(sample((await get(admin, "/metrics")).body, series)).not.toBe(v2);
+      expect(sample((await httpGet(admin, "/metrics")).body, series)).not.toBe(v2);
       const started = performance.now();
       write(v2);
-      while (sample((await get(admin, "/metrics")).body, series) !== v2)
+      while (sample((await httpGet(admin, "/metrics")).body, series) !== v2)
         await new Promise((resolve) => setTimeout(resolve, 10));
       return performance.now() - started;
     };
@@ -386,7 +393,7 @@ describe("gatewayMain process", () => {
           }
         })
         .toBe("one y\n");
-      const metrics = (await get(admin, "/metrics")).body;
+      const metrics = (await httpGet(admin, "/metrics")).body;
       expect(
         sample(metrics, 'tcp_gateway_out_of_descriptors_total{listener="tcp-echo"}'),
       ).toBeGreaterThan(0);
@@ -413,12 +420,7 @@ describe("gatewayMain process", () => {
     const pids: number[] = [];
     try {
       const admin = await portOf("admin listening");
-      for (const worker of [1, 2]) {
-        const line = await program.waitForLog(
-          (l) => l.msg === "worker listening" && l.worker === worker,
-        );
-        pids.push(Number(line.pid));
-      }
+      await workersListening(program, pids);
       const port = portOfAddress(
         (await program.waitForLog((line) => line.msg === "listening")).address,
       );
@@ -427,27 +429,22 @@ describe("gatewayMain process", () => {
       // A histogram of the dead worker's connections is kept too.
       const lifetimes =
         'tcp_gateway_connection_duration_seconds_count{listener="tcp-echo",route="v1"}';
-      const before = (await get(admin, "/metrics")).body;
+      const before = (await httpGet(admin, "/metrics")).body;
       expect([sample(before, series), sample(before, lifetimes)]).toEqual([8, 8]);
       process.kill(pids[0] as number, "SIGKILL");
       await program.waitForLog((line) => line.msg === "worker exited; starting another");
       await program.waitForLog((line) => line.msg === "worker listening" && line.worker === 3);
-      const after = (await get(admin, "/metrics")).body;
+      const after = (await httpGet(admin, "/metrics")).body;
       expect([sample(after, series), sample(after, lifetimes)]).toEqual([8, 8]);
       await exchange(port, "b\n");
       // /metrics is rendered at most once a second.
-      await expect.poll(async () => sample((await get(admin, "/metrics")).body, series)).toBe(9);
+      await expect
+        .poll(async () => sample((await httpGet(admin, "/metrics")).body, series))
+        .toBe(9);
       program.child.kill("SIGTERM");
       expect(await program.exited).toBe(0);
     } finally {
-      program.child.kill("SIGKILL");
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+      killAll(program, pids);
     }
   });
 
@@ -461,12 +458,7 @@ describe("gatewayMain process", () => {
     const pids: number[] = [];
     try {
       const admin = await portOf("admin listening");
-      for (const worker of [1, 2]) {
-        const line = await program.waitForLog(
-          (l) => l.msg === "worker listening" && l.worker === worker,
-        );
-        pids.push(Number(line.pid));
-      }
+      await workersListening(program, pids);
       const ports = program.logs
         .filter((line) => line.msg === "listening")
         .map((line) => portOfAddress(line.address));
@@ -474,7 +466,7 @@ describe("gatewayMain process", () => {
       expect(ports).toHaveLength(2);
       const port = ports[0] as number;
       expect(ports[1]).toBe(port);
-      expect(await get(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+      expect(await httpGet(admin, "/readyz")).toEqual({ status: 200, body: "ready\n" });
 
       // Each worker serves on its own: with the other one stopped, it accepts every connection.
       const eachWorkerAnswers = async (line: string): Promise<string[]> => {
@@ -503,7 +495,7 @@ describe("gatewayMain process", () => {
 
       // /metrics: counters summed over the workers, weights and readiness not.
       const open = await connectTo(port);
-      const metrics = (await get(admin, "/metrics")).body;
+      const metrics = (await httpGet(admin, "/metrics")).body;
       expect(sample(metrics, 'tcp_gateway_connections_total{listener="tcp-echo",route="v1"}')).toBe(
         2,
       );
@@ -523,14 +515,7 @@ describe("gatewayMain process", () => {
       await expectDrain(admin, port, open, "two still\n");
       expect(await program.exited).toBe(0);
     } finally {
-      program.child.kill("SIGKILL");
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+      killAll(program, pids);
     }
   });
 });

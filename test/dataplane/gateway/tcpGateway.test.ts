@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type RouteFile, validateRouteFile } from "../../../contract/routeFile";
 import { handlesUnavailableReason } from "../../../dataplane/gateway/libuvHandles";
 import {
@@ -21,42 +20,23 @@ import {
   deadPort,
   echoPair,
   exchange,
+  gatewaysPerTest,
   HOST,
+  portOf,
   prefixes,
   readBytes,
   sample,
   singleListener,
+  startBlackhole,
   startRawEcho,
 } from "../netHelpers";
 
 const backends = echoPair();
-const gateways: TcpGateway[] = [];
+const startGatewayWith = gatewaysPerTest();
 
-/** Python: listen with backlog 0, fill the accept queue, print the port, wait for stdin EOF. */
-const BLACKHOLE_PY = `
-import socket, sys
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
-port = s.getsockname()[1]
-fillers = []
-for _ in range(2):
-    c = socket.socket(); c.setblocking(False)
-    try: c.connect(("127.0.0.1", port))
-    except BlockingIOError: pass
-    fillers.append(c)
-print(port, flush=True)
-sys.stdin.read()
-`;
-
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map((gateway) => gateway.close(0)));
-});
-
-/** Start a gateway and remember to close it. */
-async function startGateway(dataPath: DataPath, routes: RouteFile) {
-  const gateway = createGateway({ routes, dataPath });
-  gateways.push(gateway);
-  await gateway.listen();
-  return gateway;
+/** Start a gateway on `routes` (closed after the test). */
+function startGateway(dataPath: DataPath, routes: RouteFile): Promise<TcpGateway> {
+  return startGatewayWith({ routes, dataPath });
 }
 
 /** A backend server handling sockets with `onSocket`, and a gateway whose one route is it. */
@@ -73,12 +53,6 @@ async function gatewayToBackend(
     singleListener([{ name: "v1", weight: 1, endpoints: [at(port)] }]),
   );
   return { backend, gateway };
-}
-
-function portOf(gateway: TcpGateway, listener = "app"): number {
-  const address = gateway.address(listener);
-  if (!address) throw new Error(`listener ${listener} is not bound`);
-  return address.port;
 }
 
 async function metrics(gateway: TcpGateway): Promise<string> {
@@ -396,14 +370,12 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     it("logs a dead route's failures rate-limited with counts, not 4 lines per client", async () => {
       const dead = await deadPort();
       const { logger, lines } = captureLogger();
-      const gateway = createGateway({
+      const gateway = await startGatewayWith({
         dataPath,
         logger,
         logIntervalMs: 600,
         routes: singleListener([{ name: "v1", weight: 1, endpoints: [at(dead)] }]),
       });
-      gateways.push(gateway);
-      await gateway.listen();
       for (let i = 0; i < 30; i++) {
         const socket = await connectTo(portOf(gateway), false);
         await collect(socket);
@@ -436,15 +408,10 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     });
 
     it("gives up on a connect that does not complete within connectTimeoutMs", async () => {
-      // A listener that never accepts, its accept queue already full: Linux drops further SYNs,
-      // so a connect hangs (an "unroutable" address is no good: sandboxes answer every SYN).
-      const blackhole = spawn("python3", ["-c", BLACKHOLE_PY], {
-        stdio: ["pipe", "pipe", "ignore"],
-      });
-      const [portText] = await once(blackhole.stdout, "data");
+      const blackhole = await startBlackhole();
       const gateway = await startGateway(
         dataPath,
-        singleListener([{ name: "v1", weight: 1, endpoints: [at(Number(String(portText)))] }], {
+        singleListener([{ name: "v1", weight: 1, endpoints: [at(blackhole.port)] }], {
           connectTimeoutMs: 100,
         }),
       );
@@ -456,7 +423,7 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       expect(sample(text, 'tcp_gateway_backend_unavailable_total{listener="app",route="v1"}')).toBe(
         1,
       );
-      blackhole.kill();
+      blackhole.close();
     });
   });
 
@@ -548,13 +515,11 @@ describe("timeout sweep", () => {
 describe("file descriptors", () => {
   it("warns at start when the open-files limit cannot carry maxConnections (2 per connection)", async () => {
     const { logger, lines } = captureLogger();
-    const gateway = createGateway({
+    await startGatewayWith({
       logger,
       openFilesLimit: () => 1024,
       routes: singleListener(backends.routes(1, 1), { maxConnections: 10_000 }),
     });
-    gateways.push(gateway);
-    await gateway.listen();
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: "warn",
@@ -565,13 +530,11 @@ describe("file descriptors", () => {
       }),
     );
     const quiet = captureLogger();
-    const enough = createGateway({
+    await startGatewayWith({
       logger: quiet.logger,
       openFilesLimit: () => 1_048_576,
       routes: singleListener(backends.routes(1, 1)),
     });
-    gateways.push(enough);
-    await enough.listen();
     expect(quiet.lines.filter((line) => line.msg.startsWith("open-files"))).toEqual([]);
   });
 });

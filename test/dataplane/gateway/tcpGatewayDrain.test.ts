@@ -1,27 +1,25 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RouteFileInput } from "../../../contract/routeFile";
-import { createGateway, DATA_PATHS, type TcpGateway } from "../../../dataplane/gateway/tcpGateway";
+import { DATA_PATHS, type GatewayOptions } from "../../../dataplane/gateway/tcpGateway";
 import {
   at,
   captureLogger,
   connectTo,
   echoPair,
   exchange,
+  gatewaysPerTest,
   HOST,
+  portOf,
   readBytes,
   sample,
   singleListener,
 } from "../netHelpers";
 
 const backends = echoPair();
-let gateway: TcpGateway;
-
-afterEach(async () => {
-  await gateway.close(0);
-});
+const startGateway = gatewaysPerTest();
 
 type ListenerInput = Partial<RouteFileInput["listeners"][number]>;
 
@@ -41,6 +39,27 @@ async function openOnV1(port: number) {
   return { socket, ended };
 }
 
+/**
+ * A gateway whose listener `app` (with `options`) sends everything to v1, and `count` connections
+ * open on v1; `reweigh` reloads the same listener with other weights.
+ */
+async function openOnV1Behind(
+  gateway: Omit<GatewayOptions, "routes">,
+  options: ListenerInput,
+  count: number,
+) {
+  const started = await startGateway({
+    ...gateway,
+    routes: singleListener(backends.routes(100, 0), options),
+  });
+  const port = portOf(started);
+  const open = [];
+  for (let i = 0; i < count; i++) open.push(await openOnV1(port));
+  const reweigh = (v1: number, v2: number) =>
+    started.reload(singleListener(backends.routes(v1, v2), { ...options, listen: at(port) }));
+  return { gateway: started, port, open, reweigh };
+}
+
 // When and how fast a drain closes is the gateway's (routeDrain.ts), the same for both data
 // paths; how one connection closes is each data path's, tested on both below.
 describe("drain schedule (handles data path)", () => {
@@ -48,19 +67,14 @@ describe("drain schedule (handles data path)", () => {
 
   it("drains a route at weight 0: after drainAfterSeconds, oldest first, at most drainRate per second, each a clean FIN", async () => {
     const { logger, lines } = captureLogger();
-    const options: ListenerInput = { drainAfterSeconds: 1, drainRate: 10 };
-    gateway = createGateway({
-      dataPath,
-      logger,
-      routes: singleListener(backends.routes(100, 0), options),
-    });
-    await gateway.listen();
-    const port = gateway.address("app")?.port as number;
-    const open = [];
-    for (let i = 0; i < 6; i++) open.push(await openOnV1(port));
+    const { gateway, port, open, reweigh } = await openOnV1Behind(
+      { dataPath, logger },
+      { drainAfterSeconds: 1, drainRate: 10 },
+      6,
+    );
 
     const shifted = Date.now();
-    await gateway.reload(singleListener(backends.routes(0, 100), { ...options, listen: at(port) }));
+    await reweigh(0, 100);
     // New connections follow the weights at once; the open ones stay until the drain.
     expect((await exchange(port, "new\n")).toString()).toBe("two new\n");
     const text = await gateway.registry.metrics();
@@ -97,19 +111,14 @@ describe("drain schedule (handles data path)", () => {
 
   it("a weight raised above 0 stops the drain; open connections that were not closed stay", async () => {
     const { logger, lines } = captureLogger();
-    const options: ListenerInput = { drainAfterSeconds: 0, drainRate: 2 };
-    gateway = createGateway({
-      dataPath,
-      logger,
-      routes: singleListener(backends.routes(100, 0), options),
-    });
-    await gateway.listen();
-    const port = gateway.address("app")?.port as number;
-    const open = [];
-    for (let i = 0; i < 6; i++) open.push(await openOnV1(port));
-    await gateway.reload(singleListener(backends.routes(0, 100), { ...options, listen: at(port) }));
+    const { open, reweigh } = await openOnV1Behind(
+      { dataPath, logger },
+      { drainAfterSeconds: 0, drainRate: 2 },
+      6,
+    );
+    await reweigh(0, 100);
     await open[0]?.ended;
-    await gateway.reload(singleListener(backends.routes(50, 50), { ...options, listen: at(port) }));
+    await reweigh(50, 50);
     expect(lines).toContainEqual(
       expect.objectContaining({ msg: "drain ended", reason: "weight raised above 0" }),
     );
@@ -125,11 +134,9 @@ describe("drain schedule (handles data path)", () => {
   });
 
   it("without drainAfterSeconds a weight-0 route's connections are never closed", async () => {
-    gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
-    await gateway.listen();
-    const port = gateway.address("app")?.port as number;
-    const connection = await openOnV1(port);
-    await gateway.reload(singleListener(backends.routes(0, 100), { listen: at(port) }));
+    const { open, reweigh } = await openOnV1Behind({ dataPath }, {}, 1);
+    const connection = open[0] as (typeof open)[number];
+    await reweigh(0, 100);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(connection.socket.destroyed).toBe(false);
     connection.socket.pause();
@@ -141,13 +148,12 @@ describe("drain schedule (handles data path)", () => {
 
 describe.each(DATA_PATHS)("%s data path", (dataPath) => {
   it("a drained connection ends with a clean FIN both ways; new connections go to the routes with weight", async () => {
-    const options: ListenerInput = { drainAfterSeconds: 0, drainRate: 1000 };
-    gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0), options) });
-    await gateway.listen();
-    const port = gateway.address("app")?.port as number;
-    const open = [];
-    for (let i = 0; i < 3; i++) open.push(await openOnV1(port));
-    await gateway.reload(singleListener(backends.routes(0, 100), { ...options, listen: at(port) }));
+    const { gateway, port, open, reweigh } = await openOnV1Behind(
+      { dataPath },
+      { drainAfterSeconds: 0, drainRate: 1000 },
+      3,
+    );
+    await reweigh(0, 100);
     for (const end of await Promise.all(open.map((connection) => connection.ended)))
       expect(end.error).toBeUndefined();
     expect((await exchange(port, "new\n")).toString()).toBe("two new\n");
@@ -183,9 +189,8 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
         ],
         { drainAfterSeconds: 0, listen: at(port) },
       );
-    gateway = createGateway({ dataPath, routes: routes(100) });
-    await gateway.listen();
-    const port = gateway.address("app")?.port as number;
+    const gateway = await startGateway({ dataPath, routes: routes(100) });
+    const port = portOf(gateway);
     const client = await connectTo(port, false);
     client.pause();
     client.write("go\n");

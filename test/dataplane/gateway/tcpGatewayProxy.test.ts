@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { proxyV2Header } from "../../../dataplane/gateway/proxyProtocol";
-import { createGateway, DATA_PATHS, type TcpGateway } from "../../../dataplane/gateway/tcpGateway";
+import { DATA_PATHS, type TcpGateway } from "../../../dataplane/gateway/tcpGateway";
 import { addressBucket, STICKY_BUCKETS } from "../../../dataplane/gateway/weightedPicker";
 import {
   at,
@@ -10,7 +10,9 @@ import {
   collect,
   connectTo,
   echoPair,
+  gatewaysPerTest,
   HOST,
+  portOf,
   sample,
   singleListener,
 } from "../netHelpers";
@@ -38,9 +40,7 @@ beforeAll(async () => {
 afterAll(() => {
   recorder.server.close();
 });
-afterEach(async () => {
-  await gateway.close(0);
-});
+const startGateway = gatewaysPerTest();
 
 /** Send `parts` one after another (a header split across reads), half-close, read the reply. */
 async function send(port: number, ...parts: (string | Buffer)[]) {
@@ -72,7 +72,7 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     balance: "smooth" | "sticky" = "smooth",
     logger = captureLogger().logger,
   ) => {
-    gateway = createGateway({
+    gateway = await startGateway({
       dataPath,
       logger,
       proxyHeaderTimeoutMs: 300,
@@ -82,8 +82,7 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
         balance,
       }),
     });
-    await gateway.listen();
-    return gateway.address("app")?.port as number;
+    return portOf(gateway);
   };
 
   it("v1: reads the header, forwards only what follows it", async () => {
@@ -119,12 +118,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
   });
 
   it("sticky hashes the address in the header, not the balancer's", async () => {
-    gateway = createGateway({
+    const gateway = await startGateway({
       dataPath,
       routes: singleListener(backends.routes(50, 50), { proxyProtocol: true, balance: "sticky" }),
     });
-    await gateway.listen();
-    const port = gateway.address("app")?.port as number;
+    const port = portOf(gateway);
     const { v1, v2 } = addressesOnEachSide();
     for (let i = 0; i < 3; i++) {
       expect((await send(port, `PROXY TCP4 ${v1} 10.0.0.1 1000 31400\r\nx\n`)).reply).toBe(

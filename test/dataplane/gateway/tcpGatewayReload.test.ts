@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { type AddressInfo, createServer } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type RouteFile, validateRouteFile } from "../../../contract/routeFile";
-import { createGateway, DATA_PATHS, type TcpGateway } from "../../../dataplane/gateway/tcpGateway";
+import { createGateway, DATA_PATHS } from "../../../dataplane/gateway/tcpGateway";
 import {
   at,
   captureLogger,
@@ -12,7 +12,9 @@ import {
   deadPort,
   echoPair,
   exchange,
+  gatewaysPerTest,
   HOST,
+  portOf,
   prefixes,
   readBytes,
   sample,
@@ -20,11 +22,7 @@ import {
 } from "../netHelpers";
 
 const backends = echoPair();
-let gateway: TcpGateway;
-
-afterEach(async () => {
-  await gateway.close(0);
-});
+const startGateway = gatewaysPerTest();
 
 /** The same listener (same name, same bound address) with other weights. */
 function reweighted(v1: number, v2: number, port: number): RouteFile {
@@ -34,9 +32,11 @@ function reweighted(v1: number, v2: number, port: number): RouteFile {
 describe.each(DATA_PATHS)("%s data path", (dataPath) => {
   describe("hot reload", () => {
     it("a long-lived connection streams through several reloads with no byte lost, while new connections follow the new weights", async () => {
-      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
-      await gateway.listen();
-      const port = gateway.address("app")?.port as number;
+      const gateway = await startGateway({
+        dataPath,
+        routes: singleListener(backends.routes(100, 0)),
+      });
+      const port = portOf(gateway);
 
       // The long-lived connection lands on v1 (weight 100) and keeps a stream of numbered lines
       // in flight the whole time.
@@ -87,11 +87,10 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
         listen,
         routes: backends.routes(v1, v2),
       });
-      gateway = createGateway({
+      const gateway = await startGateway({
         dataPath,
         routes: validateRouteFile({ listeners: [listener("a", `${HOST}:0`, 100, 0)] }, "test"),
       });
-      await gateway.listen();
       const portA = gateway.address("a")?.port as number;
       const open = await connectTo(portA);
       open.write("before\n");
@@ -124,13 +123,12 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
 
     it("a reload whose new listener cannot bind changes nothing: rejected with E_LISTEN, counted, no weight applied", async () => {
       const { logger, lines } = captureLogger();
-      gateway = createGateway({
+      const gateway = await startGateway({
         dataPath,
         logger,
         routes: singleListener(backends.routes(100, 0)),
       });
-      await gateway.listen();
-      const port = gateway.address("app")?.port as number;
+      const port = portOf(gateway);
       const other = createGateway({
         dataPath,
         routes: singleListener(backends.routes(100, 0), {}, "other"),
@@ -168,9 +166,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     });
 
     it("a reload that moves a listener onto an address it cannot bind keeps it where it was, serving and ready", async () => {
-      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
-      await gateway.listen();
-      const port = gateway.address("app")?.port as number;
+      const gateway = await startGateway({
+        dataPath,
+        routes: singleListener(backends.routes(100, 0)),
+      });
+      const port = portOf(gateway);
       // The address taken: what the admin port is to a gateway whose file moves onto it.
       const taken = createServer();
       taken.listen(0, HOST);
@@ -187,9 +187,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     });
 
     it("moves a listener to a new address (bound first), and renames one that keeps its address", async () => {
-      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
-      await gateway.listen();
-      const first = gateway.address("app")?.port as number;
+      const gateway = await startGateway({
+        dataPath,
+        routes: singleListener(backends.routes(100, 0)),
+      });
+      const first = portOf(gateway);
       const second = await deadPort();
       await gateway.reload(singleListener(backends.routes(100, 0), { listen: at(second) }));
       expect(gateway.address("app")?.port).toBe(second);
@@ -206,9 +208,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     });
 
     it("recomputes the timeout sweep on every reload (a short connect timeout does not stay)", async () => {
-      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
-      await gateway.listen();
-      const port = gateway.address("app")?.port as number;
+      const gateway = await startGateway({
+        dataPath,
+        routes: singleListener(backends.routes(100, 0)),
+      });
+      const port = portOf(gateway);
       expect(gateway.sweepPeriodMs).toBe(750);
       await gateway.reload(
         singleListener(backends.routes(100, 0), { listen: at(port), connectTimeoutMs: 40 }),
@@ -219,9 +223,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     });
 
     it("drops the series of a renamed route once its connections are gone", async () => {
-      gateway = createGateway({ dataPath, routes: singleListener(backends.routes(100, 0)) });
-      await gateway.listen();
-      const port = gateway.address("app")?.port as number;
+      const gateway = await startGateway({
+        dataPath,
+        routes: singleListener(backends.routes(100, 0)),
+      });
+      const port = portOf(gateway);
       const open = await connectTo(port);
       open.write("a\n");
       await readBytes(open, 6);
@@ -247,12 +253,11 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
 
     it("warns when a listener's weights do not sum to 100: they are relative", async () => {
       const { logger, lines } = captureLogger();
-      gateway = createGateway({
+      const gateway = await startGateway({
         dataPath,
         logger,
         routes: singleListener(backends.routes(80, 10)),
       });
-      await gateway.listen();
       expect(lines).toContainEqual(
         expect.objectContaining({
           level: "warn",
@@ -266,7 +271,7 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
       expect(relative()).toHaveLength(1);
       await gateway.reload(
         singleListener(backends.routes(80, 20), {
-          listen: at(gateway.address("app")?.port as number),
+          listen: at(portOf(gateway)),
         }),
       );
       expect(relative()).toHaveLength(1);

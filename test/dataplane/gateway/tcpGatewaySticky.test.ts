@@ -1,14 +1,19 @@
 import { connect } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-import { createGateway, DATA_PATHS, type TcpGateway } from "../../../dataplane/gateway/tcpGateway";
-import { at, collect, echoPair, HOST, sample, singleListener } from "../netHelpers";
+import { describe, expect, it } from "vitest";
+import { DATA_PATHS } from "../../../dataplane/gateway/tcpGateway";
+import {
+  at,
+  collect,
+  echoPair,
+  gatewaysPerTest,
+  HOST,
+  portOf,
+  sample,
+  singleListener,
+} from "../netHelpers";
 
 const backends = echoPair();
-let gateway: TcpGateway;
-
-afterEach(async () => {
-  await gateway.close(0);
-});
+const startGateway = gatewaysPerTest();
 
 /** 300 client addresses of the loopback range: a client can bind any 127.x.y.z. */
 const CLIENTS = Array.from(
@@ -42,9 +47,8 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
   it("sticky: a client keeps its version; raising v2 moves clients only from v1 to v2, and the share follows the weight", async () => {
     const routes = (v1: number, v2: number, port = 0) =>
       singleListener(backends.routes(v1, v2), { balance: "sticky", listen: at(port) });
-    gateway = createGateway({ dataPath, routes: routes(80, 20) });
-    await gateway.listen();
-    const port = gateway.address("app")?.port as number;
+    const gateway = await startGateway({ dataPath, routes: routes(80, 20) });
+    const port = portOf(gateway);
 
     const at20 = await versions(port);
     // 300 addresses, p = 0.2: the standard deviation is 2.3%; 4 of them is 9.2%.

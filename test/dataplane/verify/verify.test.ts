@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
@@ -6,10 +6,12 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../../../contract/exitCodes";
 import { createEchoServer } from "../../../dataplane/echo/echoServer";
+import { parseDuration } from "../../../dataplane/shared/commandFlags";
 import { probeOnce, runVerify } from "../../../dataplane/verify/verify";
-import { parseDuration, parseVerifyArgs } from "../../../dataplane/verify/verifyArgs";
+import { parseVerifyArgs } from "../../../dataplane/verify/verifyArgs";
 import { verifyCli } from "../../../dataplane/verify/verifyCli";
 import type { VerifyReport } from "../../../dataplane/verify/verifyReport";
+import { startBlackhole } from "../netHelpers";
 
 /** Servers started by a test and their open sockets: closed after each test. */
 const servers: { server: Server; sockets: Set<Socket> }[] = [];
@@ -57,21 +59,6 @@ function echo(prefixOf: (index: number) => string) {
     socket.on("end", () => socket.end());
   };
 }
-
-/** Python: listen with backlog 0, fill the accept queue, print the port, wait for stdin EOF. */
-const BLACKHOLE_PY = `
-import socket, sys
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
-port = s.getsockname()[1]
-fillers = []
-for _ in range(2):
-    c = socket.socket(); c.setblocking(False)
-    try: c.connect(("127.0.0.1", port))
-    except BlockingIOError: pass
-    fillers.append(c)
-print(port, flush=True)
-sys.stdin.read()
-`;
 
 /** Every fifth connection answered by v2: an exact 20% split. */
 const twentyPercent = echo((index) => (index % 5 === 4 ? "two" : "one"));
@@ -199,16 +186,15 @@ describe("runVerify", () => {
       reason: "ECONNREFUSED",
     });
     // A listener whose accept queue is full: Linux drops the SYN, the connect never completes.
-    const blackhole = spawn("python3", ["-c", BLACKHOLE_PY], { stdio: ["pipe", "pipe", "ignore"] });
+    const blackhole = await startBlackhole();
     try {
-      const [portText] = await once(blackhole.stdout, "data");
-      expect(await probe(Number(String(portText)), 200)).toEqual({
+      expect(await probe(blackhole.port, 200)).toEqual({
         kind: "error",
         phase: "connect",
         reason: "connect timeout",
       });
     } finally {
-      blackhole.kill();
+      blackhole.close();
     }
     expect(await probe(await serve(() => {}), 200)).toEqual({
       kind: "error",

@@ -27,20 +27,21 @@ listeners:
 `;
 }
 
-/** A gateway child process and its files. */
-export interface GatewayUnderTest {
-  directory: string;
-  routeFile: string;
+/** A running gatewayMain: its data port, its /metrics and how to stop it. */
+export interface GatewayProgram {
   port: number;
   metricsUrl: string;
   stop(): Promise<void>;
 }
 
-/** Start gatewayMain on a new route file (weight v2 0) in a fresh temporary directory. */
-export async function startGateway(v1Port: number, v2Port: number): Promise<GatewayUnderTest> {
-  const directory = mkdtempSync(join(tmpdir(), "shift-test-"));
-  const routeFile = join(directory, "routes.yaml");
-  writeFileSync(routeFile, routeFileText(v1Port, v2Port, 0));
+/** A gateway child process and its files (removed by `stop`). */
+export interface GatewayUnderTest extends GatewayProgram {
+  directory: string;
+  routeFile: string;
+}
+
+/** Start gatewayMain on `routeFile` (admin on an OS port, no drain) and wait until it listens. */
+export async function startGatewayProgram(routeFile: string): Promise<GatewayProgram> {
   const program = startProgram("gateway/gatewayMain.ts", [
     "--config",
     routeFile,
@@ -57,18 +58,36 @@ export async function startGateway(v1Port: number, v2Port: number): Promise<Gate
     const port = await portOf("listening");
     const admin = await portOf("admin listening");
     return {
-      directory,
-      routeFile,
       port,
       metricsUrl: `http://127.0.0.1:${admin}/metrics`,
       async stop() {
         program.child.kill("SIGTERM");
         await program.exited;
-        rmSync(directory, { recursive: true, force: true });
       },
     };
   } catch (error) {
     program.child.kill("SIGKILL");
+    throw error;
+  }
+}
+
+/** Start gatewayMain on a new route file (weight v2 0) in a fresh temporary directory. */
+export async function startGateway(v1Port: number, v2Port: number): Promise<GatewayUnderTest> {
+  const directory = mkdtempSync(join(tmpdir(), "shift-test-"));
+  const routeFile = join(directory, "routes.yaml");
+  writeFileSync(routeFile, routeFileText(v1Port, v2Port, 0));
+  try {
+    const gateway = await startGatewayProgram(routeFile);
+    return {
+      ...gateway,
+      directory,
+      routeFile,
+      async stop() {
+        await gateway.stop();
+        rmSync(directory, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
     rmSync(directory, { recursive: true, force: true });
     throw error;
   }

@@ -4,18 +4,7 @@ import {
   fisherGreaterPValue,
   quantileShiftTest,
 } from "../../../tools/shift/shiftStats";
-
-/** A seeded generator (mulberry32), so the calibration checks are the same every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../seededRandom";
 
 describe("fisherGreaterPValue", () => {
   it("matches R's fisher.test(alternative = 'greater') on known tables", () => {
@@ -44,7 +33,7 @@ describe("fisherGreaterPValue", () => {
   });
 
   it("false-alarms at most at its significance when both groups share a rate", () => {
-    const next = random(1);
+    const next = seededRandom(1);
     const draw = (n: number, p: number) => {
       let k = 0;
       for (let i = 0; i < n; i++) if (next() < p) k++;
@@ -75,7 +64,7 @@ describe("quantileShiftTest", () => {
     Array.from({ length: n }, () => shift - scale * Math.log(1 - next()));
 
   it("sees a 20 ms slower version in its median and p99 with few samples", () => {
-    const next = random(2);
+    const next = seededRandom(2);
     const v1 = exponential(next, 360, 1);
     const v2 = exponential(next, 40, 1, 20);
     for (const q of [50, 99]) {
@@ -86,7 +75,7 @@ describe("quantileShiftTest", () => {
   });
 
   it("lets the allowed increase absorb a smaller slowdown", () => {
-    const next = random(3);
+    const next = seededRandom(3);
     const v1 = exponential(next, 400, 1);
     const v2 = exponential(next, 400, 1, 5);
     expect(quantileShiftTest(v1, v2, 50, 10).pValue).toBe(1);
@@ -107,7 +96,7 @@ describe("quantileShiftTest", () => {
   });
 
   it("false-alarms at most at its significance for one distribution, heavy tail included", () => {
-    const next = random(4);
+    const next = seededRandom(4);
     // Mostly fast, 2% stalls of 10-100 ms: what a loaded machine gives.
     const latency = () => (next() < 0.02 ? 10 + 90 * next() : 0.5 - 0.3 * Math.log(1 - next()));
     let alarms = 0;
