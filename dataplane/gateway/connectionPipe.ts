@@ -15,8 +15,10 @@
  *   (close(2) sends the FIN): one shutdown(2) less per connection;
  * - teardown: an error, an idle timeout or an abortive close on one side destroys both; a reset
  *   (ECONNRESET, EPIPE) of an established connection is counted for its route;
- * - a drain (`requestDrain`) ends the backend (FIN after what is queued), drops what the client
- *   sends afterwards, and lets the backend's FIN reach the client as above.
+ * - a drain (`requestDrain`) ends the backend (FIN after what is queued, and after the bytes the
+ *   client's socket held, read in the next I/O poll), drops what the client sends afterwards,
+ *   lets the backend's FIN reach the client as above, and closes once the client's FIN is in
+ *   too, in either order (see gatewayConnection.ts).
  *
  * Timeouts are not per-socket timers: the gateway's sweep (`checkTimeouts`) looks at every
  * connection a few times per timeout (see tcpGateway.ts).
@@ -112,15 +114,30 @@ export class ProxiedConnection extends SweptConnection {
 
   protected startDrain(): boolean {
     if (this.eof & CLIENT_EOF) return false;
-    this.drained = true;
+    this.markDrainStart();
+    this.finishDrainAfterPoll();
+    return true;
+  }
+
+  /** @internal See `SweptConnection.finishDrain`. */
+  finishDrain(): void {
+    // Closed, done, or the client's own FIN came first (the backend has it already).
+    if (this.phase !== PIPING || this.drained || this.eof & CLIENT_EOF) return;
     const client = this.client;
+    const backend = this.backend as Socket;
+    // A client paused until the backend takes what is queued: its 'drain' asks again.
+    if (this.drainWaits(backend.writableNeedDrain)) return;
+    this.drained = true;
     client.off("data", this.onClientData);
     client.on("data", dropChunk);
     // Read (and drop) even if a full backend had paused the client.
     client.resume();
     // The FIN follows whatever the backend socket still queues: nothing already read is cut.
-    (this.backend as Socket).end();
-    return true;
+    backend.end();
+  }
+
+  protected clientBytesRead(): number {
+    return this.client.bytesRead;
   }
 
   private readonly onClientData = (chunk: Buffer): void => {
@@ -146,6 +163,8 @@ export class ProxiedConnection extends SweptConnection {
 
   private readonly onBackendDrain = (): void => {
     this.client.resume();
+    // A drain waiting for the backend: its FIN follows what the next poll reads.
+    if (this.draining && !this.drained) this.finishDrainAfterPoll();
   };
 
   private readonly onClientDrain = (): void => {
@@ -233,14 +252,18 @@ export class ProxiedConnection extends SweptConnection {
 
   private socketClosed(socket: Socket): void {
     // A side that closed without finishing both directions (reset, destroy) takes the other
-    // with it; after a clean FIN exchange the other side finishes flushing on its own.
+    // with it; after a clean FIN exchange the other side finishes flushing on its own. A
+    // drained backend has had both FINs before the client's FIN comes: the client has its FIN
+    // and is read (its bytes dropped) until its own, so that closing it answers nothing unread
+    // with a reset (the idle timeout bounds the wait).
     if (socket === this.client) {
       const counts = this.route.counts;
       counts.bytesToBackend += socket.bytesRead;
       counts.bytesToClient += socket.bytesWritten;
       if (!(this.eof & CLIENT_EOF) || !(this.eof & BACKEND_EOF) || this.phase === CONNECTING)
         this.destroy();
-    } else if (this.eof !== (CLIENT_EOF | BACKEND_EOF)) this.destroy();
+    } else if (this.eof !== (CLIENT_EOF | BACKEND_EOF) && !(this.drained && this.eof & BACKEND_EOF))
+      this.destroy();
     if (--this.openSockets === 0) {
       this.phase = CLOSED;
       this.events.onClosed(this);

@@ -2,6 +2,7 @@
  * What the gateway needs of one proxied connection, whichever data path carries it: bare libuv
  * handles (handleConnection.ts, the default) or `net.Socket`s (connectionPipe.ts, the fallback).
  */
+import { tcpReceiveBufferMaxBytes } from "../shared/socketBuffers";
 import type { Endpoint } from "./endpointPool";
 import type { RouteRuntime } from "./routeTable";
 
@@ -73,6 +74,14 @@ export interface ConnectionEvents {
   onClosed(connection: GatewayConnection): void;
 }
 
+/**
+ * Most client bytes a drain forwards while it waits for a backend that is not keeping up (see
+ * `SweptConnection.requestDrain`): twice the largest receive buffer Linux gives a TCP socket
+ * (`net.ipv4.tcp_rmem`, 6 MiB by default), so whatever the client's socket held when the drain
+ * began is within it, plus what the data path itself had read and not yet written.
+ */
+export const DRAIN_CATCH_UP_BYTES = 2 * tcpReceiveBufferMaxBytes();
+
 /** Origin of `clockMs()`. */
 const CLOCK_ORIGIN = Date.now();
 
@@ -95,6 +104,24 @@ export const PIPING = 1;
 const NO_DRAIN = 0;
 const DRAIN_PENDING = 1;
 const DRAINING = 2;
+
+/**
+ * Drains waiting for their backend FIN (`SweptConnection.finishDrainAfterPoll`): `queued` ones
+ * move to `due` at the next check phase (`setImmediate`) and are finished at the one after, so a
+ * whole I/O poll lies between the queueing and the FIN, whichever phase queued them.
+ */
+let finsQueued: SweptConnection[] = [];
+let finsDue: SweptConnection[] = [];
+let finTurnScheduled = false;
+
+function finTurn(): void {
+  const due = finsDue;
+  finsDue = finsQueued;
+  finsQueued = [];
+  for (const connection of due) connection.finishDrain();
+  finTurnScheduled = finsDue.length > 0 || finsQueued.length > 0;
+  if (finTurnScheduled) setImmediate(finTurn);
+}
 
 /**
  * The timeout bookkeeping both data paths share: no timer per connection, a flag set on every
@@ -134,10 +161,19 @@ export abstract class SweptConnection implements GatewayConnection {
 
   /**
    * Close gracefully because the route is drained: the backend gets a FIN after every byte the
-   * gateway already read from the client (nothing accepted is cut), what the client sends from
-   * then on is dropped, the backend's remaining bytes and its FIN reach the client, and the
-   * connection closes once the client's FIN is in too (or it idles out). A connection still
-   * connecting is drained once connected.
+   * client's socket held when the drain began (nothing the gateway's TCP accepted is cut), what
+   * the client sends from then on is dropped, the backend's remaining bytes and its FIN reach
+   * the client, and the connection closes once both FINs are in, in either order (or it idles
+   * out: bytes dropped are no activity). A connection still connecting is drained once
+   * connected.
+   *
+   * The backend's FIN is not sent at once: the drain's tick is a timer, and Node runs timers
+   * before it polls sockets, so bytes already queued in the client's socket would not have been
+   * read yet. The FIN waits until an I/O poll has found the client's socket empty
+   * (`drainWaits`): polls run until one reads nothing from the client, and while the backend
+   * is not keeping up (the client is not read until the backend takes the chunk before), the
+   * FIN waits for that write too. At most `DRAIN_CATCH_UP_BYTES` more are forwarded this way,
+   * so a client that never stops writing still gets its FIN.
    */
   requestDrain(): boolean {
     if (this.drainState !== NO_DRAIN) return false;
@@ -151,8 +187,61 @@ export abstract class SweptConnection implements GatewayConnection {
     return true;
   }
 
-  /** The data path's half of `requestDrain`; false when the backend already has a FIN. */
+  /**
+   * The data path's half of `requestDrain`: call `markDrainStart`, then `finishDrainAfterPoll`;
+   * false when the backend already has a FIN.
+   */
   protected abstract startDrain(): boolean;
+
+  /**
+   * @internal The data path's end of a drain, one I/O poll after `finishDrainAfterPoll`: unless
+   * the client's FIN came meanwhile or `drainWaits` says to wait, send the backend its FIN and
+   * drop what the client sends from now on. When a pending write to the backend made it wait,
+   * the write's completion calls `finishDrainAfterPoll` again. Must tolerate a closed
+   * connection and being called twice.
+   */
+  abstract finishDrain(): void;
+
+  /** Bytes read from the client so far, as the data path counts them. */
+  protected abstract clientBytesRead(): number;
+
+  /** Client bytes read when the last drain check ran; see `drainWaits`. */
+  private drainReadMark = 0;
+  /** Client bytes read past this are not waited for; see `requestDrain`. */
+  private drainCatchUpEnd = 0;
+
+  /** Note where a drain began (see `requestDrain`). */
+  protected markDrainStart(): void {
+    const read = this.clientBytesRead();
+    this.drainReadMark = read;
+    this.drainCatchUpEnd = read + DRAIN_CATCH_UP_BYTES;
+  }
+
+  /**
+   * Whether the drain's FIN must wait (see `requestDrain`): the client is not being read
+   * because `backendBusy` (its write's completion asks again), or the last poll read client
+   * bytes, so the socket may hold more (another poll is asked for here). No wait once
+   * `DRAIN_CATCH_UP_BYTES` were forwarded since the drain began.
+   */
+  protected drainWaits(backendBusy: boolean): boolean {
+    const read = this.clientBytesRead();
+    if (read >= this.drainCatchUpEnd) return false;
+    if (backendBusy) return true;
+    // Streams are polled level-triggered: a socket that still held bytes after a poll's reads
+    // would have been read again in the next. A poll that read nothing found it empty.
+    if (read === this.drainReadMark) return false;
+    this.drainReadMark = read;
+    this.finishDrainAfterPoll();
+    return true;
+  }
+
+  /** Have `finishDrain` called after the next I/O poll (see `requestDrain`). */
+  protected finishDrainAfterPoll(): void {
+    finsQueued.push(this);
+    if (finTurnScheduled) return;
+    finTurnScheduled = true;
+    setImmediate(finTurn);
+  }
 
   /** Called by the data path when the connection starts piping (backend connected). */
   protected piping(): void {

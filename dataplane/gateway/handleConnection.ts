@@ -15,9 +15,10 @@
  *   away (below);
  * - teardown: a read or write error, an idle timeout or `destroy()` closes both at once; a
  *   reset (ECONNRESET, EPIPE) of an established connection is counted for its route;
- * - a drain (`requestDrain`) sends the backend a FIN after what was already read from the client,
- *   drops what the client sends afterwards, forwards the backend's last bytes and FIN, and
- *   closes once the client's FIN is in (see gatewayConnection.ts);
+ * - a drain (`requestDrain`) sends the backend a FIN after the bytes the client's socket held
+ *   (read in the next I/O poll), drops what the client sends afterwards, forwards the backend's
+ *   last bytes and FIN, and closes once both FINs are in, in either order (see
+ *   gatewayConnection.ts);
  * - reads go to a buffer shared by every handle (copied out at once: a line costs a small
  *   copy, not a 64 KiB allocation, resize and free per read); a handle that streams gets a
  *   buffer of its own, written from without a copy (readBuffers.ts).
@@ -58,15 +59,19 @@ const REFUSING = 2;
 const CLOSED = 3;
 
 /**
- * Bits of `eof`: which side's FIN has been read (and forwarded). A drain sets CLIENT_EOF and
- * DRAINED (the backend gets a FIN as if the client had sent one); the client's own FIN is then
- * CLIENT_FIN.
+ * Bits of `flags`. CLIENT_EOF, BACKEND_EOF: that side's FIN has been read (and forwarded). A
+ * drain first sets FIN_PENDING (the client is still forwarded until the next I/O poll has read
+ * what its socket holds), then CLIENT_EOF and DRAINED when the backend gets a FIN as if the
+ * client had sent one; the client's own FIN is then CLIENT_FIN. TO_BACKEND_WAITING: a client
+ * chunk waits for the backend to take it, and the client is not read until it has.
  */
 const CLIENT_EOF = 1;
 const BACKEND_EOF = 2;
 const BOTH_EOF = CLIENT_EOF | BACKEND_EOF;
 const DRAINED = 4;
 const CLIENT_FIN = 8;
+const FIN_PENDING = 16;
+const TO_BACKEND_WAITING = 32;
 
 /** A write request not handed to libuv (its last write completed synchronously). */
 let spareWrite: WriteRequest | undefined;
@@ -86,7 +91,7 @@ export class HandleConnection extends SweptConnection {
   private connecting: ConnectRequest | undefined;
   /** Client bytes read with its PROXY header, written to the backend first. */
   private initial: Buffer | undefined;
-  private eof = 0;
+  private flags = 0;
   private bytesToBackend = 0;
   private bytesToClient = 0;
   /** The read buffer of the client (of the backend) once it streams; see readBuffers.ts. */
@@ -230,6 +235,7 @@ export class HandleConnection extends SweptConnection {
     }
     request.oncomplete = onWriteComplete;
     request.buffer = data;
+    if (source === this.client) this.flags |= TO_BACKEND_WAITING;
     return true;
   }
 
@@ -286,9 +292,10 @@ export class HandleConnection extends SweptConnection {
     const toBackend = source === this.client;
     const sink = (toBackend ? this.backend : this.client) as TcpHandle;
     if (nread > 0) {
+      // Drained: the backend has its FIN; the client's late bytes are dropped, and are no
+      // activity (a client that writes on without sending its FIN idles out).
+      if (toBackend && this.flags & DRAINED) return undefined;
       this.active = true;
-      // Drained: the backend has its FIN; the client's late bytes are dropped.
-      if (toBackend && this.eof & DRAINED) return undefined;
       if (toBackend) this.bytesToBackend += nread;
       else this.bytesToClient += nread;
       let data: Buffer;
@@ -321,6 +328,7 @@ export class HandleConnection extends SweptConnection {
       request.oncomplete = onWriteComplete;
       request.buffer = data;
       source.readStop();
+      if (toBackend) this.flags |= TO_BACKEND_WAITING;
       return next;
     }
     if (nread === 0) return undefined;
@@ -328,29 +336,50 @@ export class HandleConnection extends SweptConnection {
       this.fail(nread); // ECONNRESET and the like
       return undefined;
     }
-    if (toBackend && this.eof & DRAINED) {
+    if (toBackend && this.flags & DRAINED) {
       // The client's own FIN after a drain gave the backend one: done once the backend is too.
-      this.eof |= CLIENT_FIN;
-      if (this.eof & BACKEND_EOF) this.close();
+      this.flags |= CLIENT_FIN;
+      if (this.flags & BACKEND_EOF) this.close();
       return undefined;
     }
-    this.eof |= toBackend ? CLIENT_EOF : BACKEND_EOF;
-    if ((this.eof & BOTH_EOF) !== BOTH_EOF) {
+    this.flags |= toBackend ? CLIENT_EOF : BACKEND_EOF;
+    const flags = this.flags;
+    if ((flags & BOTH_EOF) !== BOTH_EOF) {
       if (!this.shutdown(sink, false)) this.close();
-    } else if (this.eof & DRAINED) {
-      // Drained and the backend is done: the client gets its FIN and is read (its bytes dropped)
-      // until its own FIN, so closing never answers unread bytes with a reset.
+    } else if ((flags & (DRAINED | CLIENT_FIN)) === DRAINED) {
+      // Drained and the backend is done, the client not yet: it gets its FIN and is read (its
+      // bytes dropped) until its own FIN, so closing never answers unread bytes with a reset.
       if (!this.shutdown(this.client, false)) this.close();
     } else this.close();
     return undefined;
   }
 
   protected startDrain(): boolean {
-    if (this.eof & CLIENT_EOF) return false;
-    this.eof |= CLIENT_EOF | DRAINED;
+    if (this.flags & CLIENT_EOF) return false;
+    this.flags |= FIN_PENDING;
+    this.markDrainStart();
+    this.finishDrainAfterPoll();
+    return true;
+  }
+
+  /** @internal See `SweptConnection.finishDrain`. */
+  finishDrain(): void {
+    const flags = this.flags;
+    if (this.phase !== PIPING || !(flags & FIN_PENDING)) return;
+    // The client's own FIN came first: the backend has it already.
+    if (flags & CLIENT_EOF) {
+      this.flags = flags & ~FIN_PENDING;
+      return;
+    }
+    // A client not read until the backend takes its last chunk: `wrote()` asks again.
+    if (this.drainWaits((flags & TO_BACKEND_WAITING) !== 0)) return;
+    this.flags = (flags & ~FIN_PENDING) | CLIENT_EOF | DRAINED;
     // Queued after a write to the backend in progress, if any: nothing already read is cut.
     if (!this.shutdown(this.backend as TcpHandle, false)) this.close();
-    return true;
+  }
+
+  protected clientBytesRead(): number {
+    return this.bytesToBackend;
   }
 
   /** A read buffer of its own for the client (the backend), if the pool has one left. */
@@ -364,12 +393,21 @@ export class HandleConnection extends SweptConnection {
   /** @internal An asynchronous write to `sink` completed: read its source again. */
   wrote(sink: TcpHandle, status: UvStatus): void {
     if (this.phase !== PIPING) return;
-    const source = sink === this.client ? (this.backend as TcpHandle) : this.client;
-    if (status !== 0) this.fail(status);
-    else {
-      const started = source.readStart();
-      if (started !== 0) this.fail(started);
+    const toBackend = sink !== this.client;
+    const source = toBackend ? this.client : (this.backend as TcpHandle);
+    if (status !== 0) {
+      this.fail(status);
+      return;
     }
+    const started = source.readStart();
+    if (started !== 0) {
+      this.fail(started);
+      return;
+    }
+    if (!toBackend) return;
+    this.flags &= ~TO_BACKEND_WAITING;
+    // A drain waiting for this write: its FIN follows what the next poll reads.
+    if (this.flags & FIN_PENDING) this.finishDrainAfterPoll();
   }
 
   /** @internal The client's FIN went out after every connect attempt failed. */

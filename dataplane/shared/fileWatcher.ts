@@ -61,7 +61,8 @@ export interface FileWatchOptions {
   what: string;
   /**
    * The text the caller already has, not reported again; `null`: the caller knows the file is
-   * missing. @default the file's text when the watch starts
+   * missing. The file is read once when the watch starts, so a change made since the caller's
+   * read is reported too. @default the file's text when the watch starts
    */
   initialText?: string | null;
   /** Quiet time after the last event before reading. @default 50 */
@@ -126,8 +127,9 @@ export function watchFile(
   } catch {
     lastIdentity = undefined;
   }
-  /** The last problem reported; cleared when a good version is reported. */
-  let lastProblem: string | undefined;
+  const missingMessage = `${what} ${path} does not exist (deleted?)`;
+  /** The last problem reported (or known to the caller); cleared by a good version. */
+  let lastProblem: string | undefined = options.initialText === null ? missingMessage : undefined;
   /** An in-place change waiting to prove it is complete; `since`: when it was first read. */
   let pending: { text: string; size: number; mtimeMs: number; since: number } | undefined;
   /** First event of the burst not yet read to the end. */
@@ -176,7 +178,7 @@ export function watchFile(
       }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") problem("missing", `${what} ${path} does not exist (deleted?)`);
+      if (code === "ENOENT") problem("missing", missingMessage);
       else problem("unreadable", `Cannot read ${what} ${path}: ${(error as Error).message}`);
       return;
     }
@@ -242,6 +244,8 @@ export function watchFile(
   watcher.on("error", (error) =>
     problem("unreadable", `Cannot watch ${what} ${path}: ${error.message}`),
   );
+  // The caller read the file before the watch started: a change in between fired no event.
+  if (options.initialText !== undefined) schedule(0);
 
   return {
     close() {

@@ -7,6 +7,7 @@ import { DATA_PATHS, type GatewayOptions } from "../../../dataplane/gateway/tcpG
 import {
   at,
   captureLogger,
+  collect,
   connectTo,
   echoPair,
   exchange,
@@ -147,6 +148,108 @@ describe("drain schedule (handles data path)", () => {
 });
 
 describe.each(DATA_PATHS)("%s data path", (dataPath) => {
+  /** Routes of weights (v1, v2) with v1 served by `v1` and v2 by the shared echo server. */
+  const routesWithV1 = (v1: ReturnType<typeof at>) => (one: number, two: number) => [
+    { name: "v1", weight: one, endpoints: [v1] },
+    { name: "v2", weight: two, endpoints: [at(backends.two.port)] },
+  ];
+
+  /**
+   * A gateway sending everything to v1 (drained at once when v1 goes to 0) and one client on v1
+   * (half-open allowed, paused); `drain()` sets v1 to 0.
+   */
+  async function clientOnV1(routes = backends.routes) {
+    const listen = { drainAfterSeconds: 0, drainRate: 1000 };
+    const gateway = await startGateway({
+      dataPath,
+      routes: singleListener(routes(100, 0), listen),
+    });
+    const port = portOf(gateway);
+    const client = await connectTo(port);
+    client.write("hi\n");
+    expect((await readBytes(client, 7)).toString()).toBe("one hi\n");
+    const drain = () =>
+      gateway.reload(singleListener(routes(0, 100), { ...listen, listen: at(port) }));
+    return { gateway, client, drain };
+  }
+
+  it("a drained client that keeps writing after the gateway's FIN gets no reset: its bytes are dropped until its own FIN", async () => {
+    const { gateway, client, drain } = await clientOnV1();
+    const result = collect(client);
+    client.resume();
+    const gatewayFin = once(client, "end");
+    await drain();
+    await gatewayFin;
+    // The backend has ended both ways by now; the client goes on writing for a while.
+    for (let i = 0; i < 20; i++) {
+      client.write("late\n");
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    client.end("last\n");
+    const { data, error } = await result;
+    expect(error).toBeUndefined();
+    expect(data.toString()).toBe("");
+    await expect.poll(() => gateway.activeConnections).toBe(0);
+    const text = await gateway.registry.metrics();
+    expect(sample(text, 'tcp_gateway_backend_resets_total{listener="app",route="v1"}')).toBe(0);
+  });
+
+  it("a drained connection closes as soon as both FINs are in, the client's first", async () => {
+    // v1 answers lines and sends its FIN only when told (after the client's FIN).
+    let backendGotFin: () => void = () => {};
+    const gotFin = new Promise<void>((resolve) => (backendGotFin = resolve));
+    let backendEnd: () => void = () => {};
+    const backend = createServer({ allowHalfOpen: true }, (socket: Socket) => {
+      socket.on("error", () => socket.destroy());
+      socket.on("data", (chunk: Buffer) => socket.write(`one ${chunk}`));
+      socket.on("end", () => {
+        backendEnd = () => socket.end();
+        backendGotFin();
+      });
+    });
+    backend.listen(0, HOST);
+    await once(backend, "listening");
+    const routes = routesWithV1(at((backend.address() as AddressInfo).port));
+    const { gateway, client, drain } = await clientOnV1(routes);
+    const result = collect(client);
+    client.resume();
+    await drain();
+    await gotFin;
+    client.end();
+    await once(client, "finish");
+    // Two turns of the event loop: the gateway (this process) reads the client's FIN in between.
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+    backendEnd();
+    const { data, error } = await result;
+    expect(error).toBeUndefined();
+    expect(data.toString()).toBe("");
+    await expect.poll(() => gateway.activeConnections).toBe(0);
+    const text = await gateway.registry.metrics();
+    expect(sample(text, 'tcp_gateway_route_open_connections{listener="app",route="v1"}')).toBe(0);
+    expect(sample(text, 'tcp_gateway_route_draining_connections{listener="app",route="v1"}')).toBe(
+      0,
+    );
+    backend.close();
+  });
+
+  it("a drain forwards what the gateway's socket already holds when the drain's timer fires", async () => {
+    const { client, drain } = await clientOnV1();
+    client.on("end", () => client.end());
+    const result = collect(client);
+    client.resume();
+    await drain(); // drainAfterSeconds 0: the drain's timer is due at the next timers phase
+    // On loopback the line is in the gateway's socket when write() returns.
+    client.write("queued\n");
+    // Hold this process (and its gateway) until the timer is due: Node then runs it before it
+    // polls the socket, as after a GC pause or on a busy core.
+    const until = Date.now() + 5;
+    while (Date.now() < until);
+    const { data, error } = await result;
+    expect(error).toBeUndefined();
+    expect(data.toString()).toBe("one queued\n");
+  });
+
   it("a drained connection ends with a clean FIN both ways; new connections go to the routes with weight", async () => {
     const { gateway, port, open, reweigh } = await openOnV1Behind(
       { dataPath },
@@ -194,8 +297,9 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     const client = await connectTo(port, false);
     client.pause();
     client.write("go\n");
-    // Let the backend's 8 MiB fill the kernel buffers and the gateway's queue.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The backend's first bytes reach the client: the rest of its 8 MiB is on the way, in
+    // the kernel buffers and the gateway's queue.
+    await once(client, "readable");
     await gateway.reload(routes(0, port));
     await expect.poll(() => backendSawEnd).toBe(true);
     const chunks: Buffer[] = [];
@@ -211,6 +315,44 @@ describe.each(DATA_PATHS)("%s data path", (dataPath) => {
     const received = Buffer.concat(chunks);
     expect(received.length).toBe(payload.length);
     expect(received.equals(payload)).toBe(true);
+    backend.close();
+  });
+
+  it("a drain with a backend slow to read cuts nothing it forwarded: the backend gets an unbroken prefix of the client's stream, then a FIN", async () => {
+    const payload = randomBytes(4 * 1024 * 1024);
+    const received: Buffer[] = [];
+    let held: Socket | undefined;
+    const backend = createServer({ allowHalfOpen: true }, (socket: Socket) => {
+      held = socket;
+      socket.on("error", () => socket.destroy());
+      socket.pause();
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      socket.on("end", () => socket.end());
+    });
+    backend.listen(0, HOST);
+    await once(backend, "listening");
+    const listen = { drainAfterSeconds: 0, drainRate: 1000 };
+    const routes = routesWithV1(at((backend.address() as AddressInfo).port));
+    const gateway = await startGateway({
+      dataPath,
+      routes: singleListener(routes(100, 0), listen),
+    });
+    const port = portOf(gateway);
+    const client = await connectTo(port);
+    client.on("end", () => client.end());
+    const result = collect(client);
+    // More than the kernel buffers on the way hold while v1 does not read: once the client has
+    // handed it all to its kernel, the gateway has a write to v1 pending and is not reading.
+    if (!client.write(payload)) await once(client, "drain");
+    await gateway.reload(singleListener(routes(0, 100), { ...listen, listen: at(port) }));
+    held?.resume();
+    const { error } = await result;
+    expect(error).toBeUndefined();
+    // What the client's own kernel still held when the gateway's FIN went out is not the
+    // gateway's to forward (as a write after the FIN); everything before it arrives, in order.
+    const all = Buffer.concat(received);
+    expect(all.length).toBeGreaterThan(0);
+    expect(all.equals(payload.subarray(0, all.length))).toBe(true);
     backend.close();
   });
 });

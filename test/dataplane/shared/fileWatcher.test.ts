@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type FileWatch,
@@ -176,6 +176,36 @@ describe("file watcher", () => {
     expect(error.code).toBe("E_TEST");
     expect(error.reason).toBe("too-large");
     expect(error.message).toBe(`test file ${path} is 4 KiB; the limit is 1 KiB (1024 bytes)`);
+  });
+
+  it("reports a change made between the caller's read and the start of the watch", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "file-watch-"));
+    directories.push(directory);
+    const path = join(directory, "routes.yaml");
+    writeFileSync(path, "weight: 100\n");
+    const read = "weight: 100\n"; // what the caller read, before the file changed
+    writeFileSync(`${path}.tmp`, "weight: 0\n");
+    renameSync(`${path}.tmp`, path);
+    const seen = recorder();
+    watches.push(
+      watchFile(path, seen.handlers, { errorCode: "E_TEST", what: "test file", initialText: read }),
+    );
+    expect(await seen.next()).toBe("weight: 0\n");
+  });
+
+  it("reports nothing at start when the caller's text is current, or the file it knows is missing is still missing", async () => {
+    const { path, seen, replace } = setUp("a\n", { initialText: "a\n" });
+    const missing = join(dirname(path), "absent.yaml");
+    watches.push(
+      watchFile(missing, seen.handlers, {
+        errorCode: "E_TEST",
+        what: "test file",
+        initialText: null,
+      }),
+    );
+    replace("b\n");
+    expect(await seen.next()).toBe("b\n");
+    expect(seen.events).toEqual(["b\n"]);
   });
 
   it("reports a deleted file once, and its text again once it is back", async () => {
