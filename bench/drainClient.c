@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchCommon.h"
+
 #define MAX_SOURCES 16
 #define MAX_WINDOW 64
 #define HARD_CAP_SEC 120.0
@@ -95,25 +97,13 @@ static int conns_cap;
 static int max_fd;
 static int ep;
 static int next_source;
-static volatile sig_atomic_t stop_flag;
 static long opened_total, closed_total, problems, ready_count, initial_failed;
 static uint64_t total_sent, total_verified;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
 }
 
 static void usage(void) {
@@ -124,28 +114,9 @@ static void usage(void) {
   exit(2);
 }
 
-static int loopback(const char *host, struct sockaddr_in *a) {
-  memset(a, 0, sizeof *a);
-  a->sin_family = AF_INET;
-  if (inet_pton(AF_INET, host, &a->sin_addr) != 1) return -1;
-  if ((ntohl(a->sin_addr.s_addr) >> 24) != 127) {
-    fprintf(stderr, "drainclient: refusing non-loopback address %s\n", host);
-    exit(2);
-  }
-  return 0;
-}
-
 static int parse_target(const char *s) {
-  char host[64];
-  const char *colon = strrchr(s, ':');
-  if (!colon || colon - s >= (long)sizeof host) return -1;
-  memcpy(host, s, (size_t)(colon - s));
-  host[colon - s] = 0;
   char *end;
-  long port = strtol(colon + 1, &end, 10);
-  if (*end || port < 1 || port > 65535 || loopback(host, &opt.target) < 0) return -1;
-  opt.target.sin_port = htons((uint16_t)port);
-  return 0;
+  return parse_host_port("drainclient", s, &opt.target, &end) < 0 || *end ? -1 : 0;
 }
 
 /* Line `seq` of connection id.gen: a header that names it, filler, '\n'. */
@@ -434,7 +405,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--target")) {
       if (parse_target(v) < 0) usage();
     } else if (!strcmp(a, "--source")) {
-      if (opt.nsources == MAX_SOURCES || loopback(v, &opt.sources[opt.nsources]) < 0) usage();
+      if (opt.nsources == MAX_SOURCES || loopback_address("drainclient", v, &opt.sources[opt.nsources]) < 0) usage();
       opt.nsources++;
     } else if (!strcmp(a, "--connections")) opt.connections = atoi(v);
     else if (!strcmp(a, "--line-size")) opt.line_size = atoi(v);
@@ -450,20 +421,14 @@ int main(int argc, char **argv) {
     usage();
   if (opt.duration > HARD_CAP_SEC) opt.duration = HARD_CAP_SEC;
 
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  conns_cap = (int)(rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur);
+  conns_cap = raise_open_files(65536);
   conns = calloc((size_t)conns_cap, sizeof *conns);
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (!conns || ep < 0) {
     perror("drainclient: setup");
     return 2;
   }
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  stop_on_signals();
 
   uint64_t begin = now_ns();
   uint64_t end_ns = begin + (uint64_t)(opt.duration * 1e9);

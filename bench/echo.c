@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchCommon.h"
+
 #define MAX_LINE (4 * 1024 * 1024)
 #define MAX_ADDRS 16
 #define ID_MAX 24
@@ -58,13 +60,7 @@ static int conns_cap;
 static int ep;
 static const char *prefix;
 static size_t prefix_len;
-static volatile sig_atomic_t stop_flag;
 static int report;
-
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
 
 /* --report: one line for a connection that ends now; `end` says how. */
 static void report_end(int fd, const char *end) {
@@ -224,27 +220,21 @@ int main(int argc, char **argv) {
   int port = atoi(argv[1]);
   prefix = argv[2];
   prefix_len = strlen(prefix);
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  conns_cap = (int)(rl.rlim_cur > 1048576 ? 1048576 : rl.rlim_cur);
+  conns_cap = raise_open_files(1048576);
   conns = calloc((size_t)conns_cap, sizeof *conns);
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  stop_on_signals();
 
   ep = epoll_create1(EPOLL_CLOEXEC);
   int one = 1;
   int nlisteners = argc > 3 ? argc - 3 : 1;
   for (int i = 0; i < nlisteners; i++) {
     const char *host = argc > 3 ? argv[3 + i] : "127.0.0.1";
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1 ||
-        (ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
-      fprintf(stderr, "echo: %s is not a loopback IPv4 address\n", host);
+    struct sockaddr_in addr;
+    if (loopback_address("echo", host, &addr) < 0) {
+      fprintf(stderr, "echo: %s is not an IPv4 address\n", host);
       return 2;
     }
+    addr.sin_port = htons((uint16_t)port);
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     socklen_t alen = sizeof addr;

@@ -21,6 +21,7 @@ import {
   freePort,
   HOST,
   haproxyConfig,
+  haproxyTcpConfig,
   type PeerContext,
   type RunningPeer,
   startGateway,
@@ -52,25 +53,7 @@ export function frontConfig(port: number, gateway: string, maxconn: number): str
   const servers = FRONT_SOURCES.map(
     (source, i) => `  server gateway-${i + 1} ${gateway} source ${source} weight 1`,
   ).join("\n");
-  return `global
-  nbthread 1
-  maxconn ${maxconn}
-
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 900s
-  timeout server 900s
-  maxconn ${maxconn}
-
-frontend ingress
-  bind ${HOST}:${port}
-  default_backend gateway
-
-backend gateway
-  balance roundrobin
-${servers}
-`;
+  return haproxyTcpConfig(port, maxconn, { frontend: "ingress", backend: "gateway" }, servers);
 }
 
 async function startFront(

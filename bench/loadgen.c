@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchCommon.h"
+
 #define MAX_TARGETS 16
 #define MAX_SOURCES 16
 #define HARD_CAP_SEC 120.0
@@ -111,18 +113,6 @@ static uint64_t bulk_bytes, bulk_bytes_window;
 static uint64_t payload_sent, payload_verified;
 static long inflight;
 static char *bulk_line;
-static volatile sig_atomic_t stop_flag;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
 
 static void record_error(const char *what, int fd) {
   errors++;
@@ -143,39 +133,13 @@ static void usage(void) {
   exit(2);
 }
 
+/* `HOST:PORT` or `HOST:PORT=WEIGHT`, loopback only. */
 static int parse_target(const char *s, struct target *t) {
-  char host[64];
-  const char *colon = strrchr(s, ':');
-  if (!colon || colon - s >= (long)sizeof host) return -1;
-  memcpy(host, s, (size_t)(colon - s));
-  host[colon - s] = 0;
   char *end;
-  long port = strtol(colon + 1, &end, 10);
-  if (port < 1 || port > 65535) return -1;
+  if (parse_host_port("loadgen", s, &t->addr, &end) < 0) return -1;
   t->weight = 1;
   if (*end == '=') t->weight = (int)strtol(end + 1, &end, 10);
-  if (*end || t->weight < 0) return -1;
-  memset(&t->addr, 0, sizeof t->addr);
-  t->addr.sin_family = AF_INET;
-  t->addr.sin_port = htons((uint16_t)port);
-  /* Loopback only: this tool must never load anything off the machine. */
-  if (inet_pton(AF_INET, host, &t->addr.sin_addr) != 1) return -1;
-  if ((ntohl(t->addr.sin_addr.s_addr) >> 24) != 127) {
-    fprintf(stderr, "loadgen: refusing non-loopback target %s\n", s);
-    exit(2);
-  }
-  return 0;
-}
-
-static int parse_source(const char *s, struct sockaddr_in *a) {
-  memset(a, 0, sizeof *a);
-  a->sin_family = AF_INET;
-  if (inet_pton(AF_INET, s, &a->sin_addr) != 1) return -1;
-  if ((ntohl(a->sin_addr.s_addr) >> 24) != 127) {
-    fprintf(stderr, "loadgen: refusing non-loopback source %s\n", s);
-    exit(2);
-  }
-  return 0;
+  return *end || t->weight < 0 ? -1 : 0;
 }
 
 static int pick_target(void) {
@@ -753,7 +717,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--interval-ms")) opt.interval_ms = atof(arg(argc, argv, &i));
     else if (!strcmp(a, "--source")) {
       if (opt.nsources == MAX_SOURCES ||
-          parse_source(arg(argc, argv, &i), &opt.sources[opt.nsources]) < 0)
+          loopback_address("loadgen", arg(argc, argv, &i), &opt.sources[opt.nsources]) < 0)
         usage();
       opt.nsources++;
     } else if (!strcmp(a, "--allow-errors")) opt.allow_errors = 1;
@@ -765,11 +729,7 @@ int main(int argc, char **argv) {
   if (opt.duration > HARD_CAP_SEC) opt.duration = HARD_CAP_SEC;
   if (opt.mode == MODE_IDLE && opt.count == 0) usage();
 
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  conns_cap = (int)(rl.rlim_cur > 1048576 ? 1048576 : rl.rlim_cur);
+  conns_cap = raise_open_files(1048576);
   conns = calloc((size_t)conns_cap, sizeof *conns);
   lat_cap = opt.mode == MODE_RATE ? (long)(opt.rate * opt.duration) + 16 : 4000000;
   if (opt.count && opt.count + 16 < lat_cap) lat_cap = opt.count + 16;
@@ -779,9 +739,7 @@ int main(int argc, char **argv) {
     perror("loadgen: setup");
     return 2;
   }
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  stop_on_signals();
   t_begin = now_ns();
   switch (opt.mode) {
   case MODE_CONN:

@@ -1,8 +1,8 @@
 /**
  * Wrapper around the C load generator (bench/loadgen.c) and the C echo backend (bench/echo.c):
- * compiles both (and the drain check's client, bench/drainClient.c) with `cc -O2` into the
- * git-ignored bench/results/bin at bench time and runs the load generator, parsing the JSON line
- * it prints.
+ * compiles both (and the drain check's client, bench/drainClient.c; all three include
+ * bench/benchCommon.h) with `cc -O2` into the git-ignored bench/results/bin at bench time and
+ * runs the load generator, parsing the JSON line it prints.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
@@ -17,15 +17,20 @@ export const LOADGEN_BIN = join(BIN_DIR, "loadgen");
 export const ECHO_BIN = join(BIN_DIR, "echo");
 export const DRAIN_CLIENT_BIN = join(BIN_DIR, "drainclient");
 
-/** Compile the C helpers when a binary is missing or older than its source. */
+/** The header every C helper includes. */
+const COMMON_HEADER = join(BENCH_DIR, "benchCommon.h");
+
+/** Compile the C helpers when a binary is missing or older than its source or the header. */
 export function compileNativeHelpers(): void {
   mkdirSync(BIN_DIR, { recursive: true });
+  const headerMs = statSync(COMMON_HEADER).mtimeMs;
   for (const [source, binary] of [
     [join(BENCH_DIR, "loadgen.c"), LOADGEN_BIN],
     [join(BENCH_DIR, "echo.c"), ECHO_BIN],
     [join(BENCH_DIR, "drainClient.c"), DRAIN_CLIENT_BIN],
   ] as const) {
-    if (existsSync(binary) && statSync(binary).mtimeMs > statSync(source).mtimeMs) continue;
+    const newest = Math.max(statSync(source).mtimeMs, headerMs);
+    if (existsSync(binary) && statSync(binary).mtimeMs > newest) continue;
     try {
       execFileSync("cc", ["-O2", "-Wall", "-Wextra", "-o", binary, source], { stdio: "pipe" });
     } catch (error) {

@@ -339,16 +339,16 @@ export async function startGateway(ctx: PeerContext): Promise<RunningGateway> {
   };
 }
 
-/** HAProxy config: one thread, tcp mode, weighted round robin, long timeouts (idle phase). */
-export function haproxyConfig(
+/**
+ * An HAProxy config of one tcp-mode frontend on `port` and one round-robin backend of `servers`
+ * (its `server` lines): one thread, long timeouts (the idle phase).
+ */
+export function haproxyTcpConfig(
   port: number,
-  backends: BackendAddresses,
   maxconn: number,
-  weights: { one: number; two: number } = WEIGHTS,
+  names: { frontend: string; backend: string },
+  servers: string,
 ): string {
-  const servers = weightedServers(backends, weights)
-    .map((s) => `  server ${s.name} ${s.address} weight ${s.weight}`)
-    .join("\n");
   return `global
   nbthread 1
   maxconn ${maxconn}
@@ -360,14 +360,27 @@ defaults
   timeout server 900s
   maxconn ${maxconn}
 
-frontend bench
+frontend ${names.frontend}
   bind ${HOST}:${port}
-  default_backend echo
+  default_backend ${names.backend}
 
-backend echo
+backend ${names.backend}
   balance roundrobin
 ${servers}
 `;
+}
+
+/** HAProxy in front of the echo backends, weighted round robin (see `haproxyTcpConfig`). */
+export function haproxyConfig(
+  port: number,
+  backends: BackendAddresses,
+  maxconn: number,
+  weights: { one: number; two: number } = WEIGHTS,
+): string {
+  const servers = weightedServers(backends, weights)
+    .map((s) => `  server ${s.name} ${s.address} weight ${s.weight}`)
+    .join("\n");
+  return haproxyTcpConfig(port, maxconn, { frontend: "bench", backend: "echo" }, servers);
 }
 
 export async function startHaproxy(ctx: PeerContext): Promise<RunningPeer> {

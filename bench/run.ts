@@ -187,6 +187,35 @@ function version(command: string, args: string[]): string | undefined {
   }
 }
 
+/**
+ * Save a run's results as bench/results/<kind>-<stamp>.json (`file`). With --json, print them
+ * (and the file's path) as one line; otherwise `out` prints the report, which starts here with
+ * a blank line, `tcp-shift <title>` and the machine line.
+ */
+function saveResults(
+  kind: string,
+  stamp: string,
+  result: { date: string; ok: boolean },
+  saved: object,
+  options: Options,
+  title: string,
+): { file: string; out?: (line?: string) => void } {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${kind}-${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
+    return { file };
+  }
+  const out = (line = "") => process.stdout.write(`${line}\n`);
+  const info = (result as { machine?: ReturnType<typeof machine> }).machine;
+  out();
+  out(`tcp-shift ${title}`);
+  if (info)
+    out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
+  return { file, out };
+}
+
 function machine() {
   const cpuInfo = cpus();
   let fdLimit = "?";
@@ -403,20 +432,15 @@ async function main(): Promise<boolean> {
     samples,
     profile,
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `bench-${result.date.replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
-    return result.ok;
-  }
-  const out = (line = "") => process.stdout.write(`${line}\n`);
-  out();
-  out(
-    `tcp-shift bench ${result.date}, ${options.rounds} round(s)${options.quick ? " (quick)" : ""}`,
+  const { file, out } = saveResults(
+    "bench",
+    result.date.replace(/[:.]/g, "-"),
+    result,
+    result,
+    options,
+    `bench ${result.date}, ${options.rounds} round(s)${options.quick ? " (quick)" : ""}`,
   );
-  out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
+  if (!out) return result.ok;
   out(`peers: ${info.haproxy ?? "-"}; ${info.nginx ?? "-"}; backends: ${options.backend} echo`);
   out(`gateway data path: ${options.dataPath ?? "default (handles where this Node has them)"}`);
   out(
@@ -548,17 +572,15 @@ async function shiftCheckMain(options: Options): Promise<boolean> {
     shifts,
     hop,
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `shift-check-${result.date.replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
-    return result.ok;
-  }
-  const out = (line = "") => process.stdout.write(`${line}\n`);
-  out();
-  out(`tcp-shift shift check ${result.date}${options.quick ? " (quick)" : ""}`);
-  out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
+  const { file, out } = saveResults(
+    "shift-check",
+    result.date.replace(/[:.]/g, "-"),
+    result,
+    result,
+    options,
+    `shift check ${result.date}${options.quick ? " (quick)" : ""}`,
+  );
+  if (!out) return result.ok;
   out(
     `load average (1 min) at start ${info.loadAverageAtStart[0]}, at end ` +
       `${result.machine.loadAverageAtEnd[0]}; ${result.durationSec} s`,
@@ -704,17 +726,15 @@ async function drainCheckMain(options: Options): Promise<boolean> {
       })),
     },
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `drain-check-${stamp}.json`);
-  writeFileSync(file, `${JSON.stringify({ ...result, raw }, null, 2)}\n`);
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
-    return result.ok;
-  }
-  const out = (line = "") => process.stdout.write(`${line}\n`);
-  out();
-  out(`tcp-shift drain check ${result.date}${options.quick ? " (quick)" : ""}`);
-  out(`machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}`);
+  const { file, out } = saveResults(
+    "drain-check",
+    stamp,
+    result,
+    { ...result, raw },
+    options,
+    `drain check ${result.date}${options.quick ? " (quick)" : ""}`,
+  );
+  if (!out) return result.ok;
   out(
     `load average (1 min) at start ${info.loadAverageAtStart[0]}, at end ` +
       `${result.machine.loadAverageAtEnd[0]}; ${result.durationSec} s; backends: ${options.backend} echo; ` +
