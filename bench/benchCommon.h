@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* Set by SIGINT or SIGTERM once `stop_on_signals` ran: the main loop ends its run. */
@@ -44,6 +46,15 @@ static inline int raise_open_files(int cap) {
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
   return (int)(rl.rlim_cur > (rlim_t)cap ? (rlim_t)cap : rl.rlim_cur);
+}
+
+/* The outcome of a non-blocking connect that epoll reported: 0, or its error (errno set too). */
+static inline int connect_result(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  errno = err;
+  return err;
 }
 
 /*

@@ -468,10 +468,8 @@ int main(int argc, char **argv) {
       int fd = evs[i].data.fd;
       struct conn *c = &conns[fd];
       if (c->state == ST_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-          errno = err;
+        int err = connect_result(fd);
+        if (err) {
           fail(fd, err == ECONNRESET ? "reset" : "error", "connect");
           continue;
         }

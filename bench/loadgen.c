@@ -224,10 +224,7 @@ static void record_latency(uint64_t ns) {
 /* Short-line connections: connected -> send line -> read reply -> check. */
 static void short_writable(int fd) {
   struct conn *c = &conns[fd];
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-    errno = err;
+  if (connect_result(fd)) {
     record_error("connect failed", fd);
     conn_close(fd);
     return;
@@ -564,10 +561,7 @@ static int run_bulk(void) {
       int fd = evs[i].data.fd;
       struct conn *c = &conns[fd];
       if (c->state == ST_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-          errno = err;
+        if (connect_result(fd)) {
           record_error("bulk connect", fd);
           conn_close(fd);
           continue;

@@ -216,6 +216,22 @@ function saveResults(
   return { file, out };
 }
 
+/**
+ * Log the machine, build the gateway (`npm run build`) when `gateway` says it runs and --no-build
+ * is not given, and compile the C helpers.
+ */
+function prepare(info: ReturnType<typeof machine>, options: Options, gateway: boolean): void {
+  log(
+    `machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, ` +
+      `load ${info.loadAverageAtStart.join(" ")}`,
+  );
+  if (options.build && gateway) {
+    log("building the gateway: npm run build");
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO_ROOT, stdio: "inherit" });
+  }
+  compileNativeHelpers();
+}
+
 function machine() {
   const cpuInfo = cpus();
   let fdLimit = "?";
@@ -310,16 +326,10 @@ async function main(): Promise<boolean> {
   const started = Date.now();
   const info = { ...machine(), nginx: nginxVersion() };
   log(
-    `machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, ` +
-      `load ${info.loadAverageAtStart.join(" ")}, fd hard limit ${info.fdHardLimit}`,
+    `fd hard limit ${info.fdHardLimit}; peers: ${info.haproxy ?? "haproxy missing"}; ` +
+      `${info.nginx ?? "nginx missing"}`,
   );
-  log(`peers: ${info.haproxy ?? "haproxy missing"}; ${info.nginx ?? "nginx missing"}`);
-
-  if (options.build && options.peers.includes("gateway")) {
-    log("building the gateway: npm run build");
-    execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO_ROOT, stdio: "inherit" });
-  }
-  compileNativeHelpers();
+  prepare(info, options, options.peers.includes("gateway"));
   const peers = choosePeers(options.peers);
   if (peers.length === 0) throw new Error("no peer can run here");
 
@@ -514,15 +524,7 @@ async function main(): Promise<boolean> {
 async function shiftCheckMain(options: Options): Promise<boolean> {
   const started = Date.now();
   const info = { ...machine(), nginx: nginxVersion() };
-  log(
-    `machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, ` +
-      `load ${info.loadAverageAtStart.join(" ")}`,
-  );
-  if (options.build) {
-    log("building the gateway: npm run build");
-    execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO_ROOT, stdio: "inherit" });
-  }
-  compileNativeHelpers();
+  prepare(info, options, true);
   const available = choosePeers(["gateway", "haproxy", "nginx"]);
   if (!available.includes("gateway")) throw new Error("the shift check needs the gateway");
   const plan = options.quick ? QUICK_SHIFT_PLAN : SHIFT_PLAN;
@@ -635,15 +637,7 @@ async function shiftCheckMain(options: Options): Promise<boolean> {
 async function drainCheckMain(options: Options): Promise<boolean> {
   const started = Date.now();
   const info = machine();
-  log(
-    `machine: ${info.cores} cores, ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, ` +
-      `load ${info.loadAverageAtStart.join(" ")}`,
-  );
-  if (options.build) {
-    log("building the gateway: npm run build");
-    execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO_ROOT, stdio: "inherit" });
-  }
-  compileNativeHelpers();
+  prepare(info, options, true);
   const missing = unavailableReason("gateway", REPO_ROOT);
   if (missing) throw new Error(`the drain check needs the gateway: ${missing}`);
   const drainPlan = options.quick ? QUICK_DRAIN_PLAN : DRAIN_PLAN;
