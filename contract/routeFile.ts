@@ -165,6 +165,17 @@ function routeFileError(message: string): UserError {
   return new UserError(ROUTE_FILE_ERROR_CODE, message);
 }
 
+/**
+ * Throw `E_ROUTE_FILE` when a route file of `bytes` bytes is over `ROUTE_FILE_MAX_BYTES`: callers
+ * that can `stat` the file check it before reading it.
+ */
+export function checkRouteFileSize(bytes: number, source: string): void {
+  if (bytes > ROUTE_FILE_MAX_BYTES)
+    throw routeFileError(
+      `Route file ${source} is ${bytes} bytes; the limit is ${ROUTE_FILE_MAX_BYTES} bytes (1 MiB)`,
+    );
+}
+
 /** Endpoints in a document, counted without validating it (arrays of the right shape only). */
 function countEndpoints(document: unknown): number {
   const listeners = (document as { listeners?: unknown } | null)?.listeners;
@@ -212,11 +223,7 @@ export function validateRouteFile(document: unknown, source: string): RouteFile 
  * which keeps it out of the gateway's memory when its routes are JSON.
  */
 export function parseRouteFile(text: string, source: string): RouteFile {
-  const bytes = Buffer.byteLength(text);
-  if (bytes > ROUTE_FILE_MAX_BYTES)
-    throw routeFileError(
-      `Route file ${source} is ${bytes} bytes; the limit is ${ROUTE_FILE_MAX_BYTES} bytes (1 MiB)`,
-    );
+  checkRouteFileSize(Buffer.byteLength(text), source);
   let document: unknown;
   try {
     document = text.trimStart().startsWith("{")

@@ -80,7 +80,7 @@ export interface ConnectionEvents {
  * (`net.ipv4.tcp_rmem`, 6 MiB by default), so whatever the client's socket held when the drain
  * began is within it, plus what the data path itself had read and not yet written.
  */
-export const DRAIN_CATCH_UP_BYTES = 2 * tcpReceiveBufferMaxBytes();
+const DRAIN_CATCH_UP_BYTES = 2 * tcpReceiveBufferMaxBytes();
 
 /** Origin of `clockMs()`. */
 const CLOCK_ORIGIN = Date.now();
@@ -106,21 +106,16 @@ const DRAIN_PENDING = 1;
 const DRAINING = 2;
 
 /**
- * Drains waiting for their backend FIN (`SweptConnection.finishDrainAfterPoll`): `queued` ones
- * move to `due` at the next check phase (`setImmediate`) and are finished at the one after, so a
- * whole I/O poll lies between the queueing and the FIN, whichever phase queued them.
+ * `finishDrainAfterPoll`'s two steps: `setImmediate` runs in the check phase, right after an I/O
+ * poll, so one queued from there runs after the next poll, whichever phase the first was queued
+ * in (a timer, an I/O callback, or a check). Drain checks are rare: no batching is needed.
  */
-let finsQueued: SweptConnection[] = [];
-let finsDue: SweptConnection[] = [];
-let finTurnScheduled = false;
+function afterNextPoll(connection: SweptConnection): void {
+  setImmediate(finishDrainOf, connection);
+}
 
-function finTurn(): void {
-  const due = finsDue;
-  finsDue = finsQueued;
-  finsQueued = [];
-  for (const connection of due) connection.finishDrain();
-  finTurnScheduled = finsDue.length > 0 || finsQueued.length > 0;
-  if (finTurnScheduled) setImmediate(finTurn);
+function finishDrainOf(connection: SweptConnection): void {
+  connection.finishDrain();
 }
 
 /**
@@ -237,10 +232,7 @@ export abstract class SweptConnection implements GatewayConnection {
 
   /** Have `finishDrain` called after the next I/O poll (see `requestDrain`). */
   protected finishDrainAfterPoll(): void {
-    finsQueued.push(this);
-    if (finTurnScheduled) return;
-    finTurnScheduled = true;
-    setImmediate(finTurn);
+    setImmediate(afterNextPoll, this);
   }
 
   /** Called by the data path when the connection starts piping (backend connected). */

@@ -18,7 +18,12 @@ import { readFile, stat } from "node:fs/promises";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { EXIT_CODES } from "../../contract/exitCodes";
 import { formatAddress } from "../../contract/hostPort";
-import { parseRouteFile, ROUTE_FILE_MAX_BYTES, type RouteFile } from "../../contract/routeFile";
+import {
+  checkRouteFileSize,
+  parseRouteFile,
+  ROUTE_FILE_ERROR_CODE,
+  type RouteFile,
+} from "../../contract/routeFile";
 import { UserError } from "../../contract/userError";
 import { createLogger, type Logger } from "../shared/jsonLogger";
 import { watchLauncher } from "../shared/launcherWatch";
@@ -37,17 +42,12 @@ async function loadRoutes(path: string): Promise<{ routes: RouteFile; text: stri
   let text: string;
   try {
     // The size first: a huge file is refused before it is read.
-    const { size } = await stat(path);
-    if (size > ROUTE_FILE_MAX_BYTES)
-      throw new UserError(
-        "E_ROUTE_FILE",
-        `Route file ${path} is ${size} bytes; the limit is ${ROUTE_FILE_MAX_BYTES} bytes (1 MiB)`,
-      );
+    checkRouteFileSize((await stat(path)).size, path);
     text = await readFile(path, "utf8");
   } catch (error) {
     if (error instanceof UserError) throw error;
     throw new UserError(
-      "E_ROUTE_FILE",
+      ROUTE_FILE_ERROR_CODE,
       `Cannot read route file ${path}: ${(error as Error).message}`,
     );
   }

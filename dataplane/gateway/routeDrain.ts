@@ -52,18 +52,11 @@ export class DrainScheduler {
     private readonly connections: () => Iterator<TrackedConnection>,
     private readonly countsOf: CountsOf,
     private readonly logger: Logger,
-    private readonly random: () => number = Math.random,
   ) {}
 
-  /** Routes currently draining (tests, logs). */
-  get active(): string[] {
-    return [...this.drains.values()]
-      .filter((drain) => drain.cursor)
-      .map((drain) => `${drain.listener}/${drain.route}`);
-  }
-
   /** Apply the route file in force: start clocks, stop drains, schedule starts. */
-  update(routes: RouteFile, now = Date.now()): void {
+  update(routes: RouteFile): void {
+    const now = Date.now();
     const seen = new Set<string>();
     for (const listener of routes.listeners)
       for (const route of listener.routes) {
@@ -142,7 +135,7 @@ export class DrainScheduler {
     while (drain.tokens >= 1) {
       const next = cursor.next();
       if (next.done) {
-        this.finish(drain);
+        this.ended(drain);
         return;
       }
       const connection = next.value;
@@ -152,29 +145,22 @@ export class DrainScheduler {
       drain.counts.drained++;
     }
     if (drain.counts.open - drain.counts.draining <= 0) {
-      this.finish(drain);
+      this.ended(drain);
       return;
     }
     // Jittered: between half and one and a half times the mean spacing.
-    drain.timer = setTimeout(() => this.tick(drain), spacing * (0.5 + this.random()));
+    drain.timer = setTimeout(() => this.tick(drain), spacing * (0.5 + Math.random()));
     drain.timer.unref();
   }
 
-  private finish(drain: RouteDrain): void {
-    drain.cursor = undefined;
-    this.logger.info("drain ended", {
-      listener: drain.listener,
-      route: drain.route,
-      reason: "every connection closed or closing",
-      drained: drain.closed,
-      stillClosing: drain.counts.draining,
-    });
-  }
-
+  /** Forget a route's drain (weight raised, route removed); log its end if it was draining. */
   private stop(key: string, drain: RouteDrain, reason: string): void {
     clearTimeout(drain.timer);
     this.drains.delete(key);
-    if (!drain.cursor) return;
+    if (drain.cursor) this.ended(drain, reason);
+  }
+
+  private ended(drain: RouteDrain, reason = "every connection closed or closing"): void {
     drain.cursor = undefined;
     this.logger.info("drain ended", {
       listener: drain.listener,

@@ -11,8 +11,6 @@ import {
 } from "../../contract/routeFile";
 import { type FileWatch, type FileWatchOptions, watchFile } from "../shared/fileWatcher";
 
-export { WATCH_SETTLE_MS } from "../shared/fileWatcher";
-
 /** What the watcher reports. */
 export interface RouteWatchHandlers {
   /** A changed file that parsed and validated. */
@@ -24,8 +22,9 @@ export interface RouteWatchHandlers {
 /** Options of `watchRouteFile`: the text already loaded, and the watcher's timings. */
 export type RouteWatchOptions = Pick<FileWatchOptions, "settleMs" | "stableMs" | "maxDelayMs"> & {
   /**
-   * The text already loaded by the caller. A change made between the caller's read and the
-   * start of the watch is then noticed at the first event. @default the file's text at start
+   * The text already loaded by the caller, not reported again. The file is read once when the
+   * watch starts, so a change made since the caller's read is reported too. @default the file's
+   * text at start
    */
   initialText?: string;
 };
