@@ -16,13 +16,8 @@ import { IstioIngress } from "./infra/components/istioIngress";
 import { MeshRoutes } from "./infra/components/meshRoutes";
 import { SplitterGateway } from "./infra/components/splitterGateway";
 import { StandaloneGateway } from "./infra/components/standaloneGateway";
-import type {
-  AsmSettings,
-  BundledGatewaySettings,
-  IstioSettings,
-  StackSettings,
-} from "./infra/config/settings";
-import { loadStackConfig, type StackSecrets } from "./infra/config/stackConfig";
+import type { AsmSettings, BundledGatewaySettings, IstioSettings } from "./infra/config/settings";
+import { loadStackConfig, type StackConfig, type StackSecrets } from "./infra/config/stackConfig";
 import { ISTIO_SYSTEM_NAMESPACE } from "./infra/constants";
 import { asmIngressServiceName, meshIngressPodsOf } from "./infra/manifests/ingressManifests";
 import type { RouteTarget } from "./infra/manifests/routeTarget";
@@ -53,6 +48,7 @@ function splitterGateway(
   return new SplitterGateway(`${app.name}-gateway`, {
     config: { app, port: settings.ingress.port, weightV2: settings.weightV2, gateway },
     image: gatewayImageRef(app.name, gateway, secrets),
+    metricsNamespace: settings.metricsNamespace,
     provider: providers.dataPlane,
   });
 }
@@ -126,8 +122,7 @@ function declareMeshRoutes(
 
 /** Declare the app, its routes, the ingress and the CLB; returns the address clients use. */
 function deployTcpShift(
-  settings: StackSettings,
-  secrets: StackSecrets,
+  { settings, secrets, serviceWaitSeconds }: StackConfig,
   providers: ClusterProviders,
 ): pulumi.Output<string> {
   const { app } = settings;
@@ -157,6 +152,7 @@ function deployTcpShift(
       },
       image: gatewayImageRef(app.name, settings.gateway, secrets),
       annotations: clb.annotations,
+      metricsNamespace: settings.metricsNamespace,
       provider: providers.dataPlane,
       address: clb.address,
     }).host;
@@ -171,7 +167,7 @@ function deployTcpShift(
       meshProvider: providers.mesh,
       address: clb.address,
       dataPlaneKubeconfig: providers.dataPlaneKubeconfig,
-      waitSeconds: stack.serviceWaitSeconds,
+      waitSeconds: serviceWaitSeconds,
     }).host;
   }
   // istio mode with the Gateway API: Istio deployed the gateway and its LoadBalancer Service.
@@ -189,7 +185,7 @@ const stack = loadStackConfig();
 const { settings } = stack;
 
 /** Address clients connect to (the CLB's). */
-export const ingressHost = deployTcpShift(settings, stack.secrets, createClusterProviders(stack));
+export const ingressHost = deployTcpShift(stack, createClusterProviders(stack));
 /** TCP port of the ingress and the CLB listener. */
 export const ingressPort = settings.ingress.port;
 /** Percent of new connections per version. */

@@ -4,9 +4,10 @@
  * or an exec credential plugin as ACK's RAM authenticator uses). Everything else goes through the
  * Kubernetes provider.
  */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
+import { promisify } from "node:util";
 import { parse as parseYaml } from "yaml";
 import type { ServiceReading } from "./programHost";
 
@@ -47,9 +48,15 @@ function activeContext(kubeconfig: string): ActiveContext {
   return { cluster, user };
 }
 
-/** What an exec credential plugin returns (client.authentication.k8s.io ExecCredential). */
-function execCredential(exec: NonNullable<ActiveContext["user"]["exec"]>) {
-  const output = execFileSync(exec.command, exec.args ?? [], {
+const execFileAsync = promisify(execFile);
+
+/**
+ * What an exec credential plugin returns (client.authentication.k8s.io ExecCredential). Run
+ * without blocking: the wait for ASM's Service reads every few seconds during `up`, while the
+ * engine still talks to the program.
+ */
+async function execCredential(exec: NonNullable<ActiveContext["user"]["exec"]>) {
+  const { stdout } = await execFileAsync(exec.command, exec.args ?? [], {
     encoding: "utf8",
     env: {
       ...process.env,
@@ -58,7 +65,7 @@ function execCredential(exec: NonNullable<ActiveContext["user"]["exec"]>) {
     timeout: 60_000,
   });
   const status = (
-    JSON.parse(output) as {
+    JSON.parse(stdout) as {
       status?: { token?: string; clientCertificateData?: string; clientKeyData?: string };
     }
   ).status;
@@ -69,7 +76,7 @@ const decode = (base64: string | undefined) =>
   base64 ? Buffer.from(base64, "base64").toString("utf8") : undefined;
 
 /** GET `path` of the kubeconfig's cluster; resolves with the status and parsed body. */
-export function kubeGet(
+export async function kubeGet(
   kubeconfig: string,
   path: string,
   timeoutMs = 15_000,
@@ -80,7 +87,7 @@ export function kubeGet(
   const url = new URL(`${base.pathname.replace(/\/+$/, "")}${path}`, base);
   const headers: Record<string, string> = { accept: "application/json" };
   const options: RequestOptions = { method: "GET", headers, timeout: timeoutMs };
-  const credential = user.exec ? execCredential(user.exec) : {};
+  const credential = user.exec ? await execCredential(user.exec) : {};
   const token = credential.token ?? user.token;
   if (token) headers.authorization = `Bearer ${token}`;
   else if (user.username !== undefined) {

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { UserError } from "../../contract/userError";
 import { readServiceOverHttps } from "../cluster/kubeRequest";
 import { programHost } from "../cluster/programHost";
-import { awaitServiceAddress } from "../cluster/serviceAddress";
+import { awaitServiceAddress, DEFAULT_SERVICE_WAIT_SECONDS } from "../cluster/serviceAddress";
+import { ACCESS_ENV, SERVICE_WAIT_ENV } from "../config/clusterAccess";
 import { ISTIO_SYSTEM_NAMESPACE } from "../constants";
 import {
   type AsmIngressConfig,
@@ -65,7 +66,7 @@ export class AsmIngress extends pulumi.ComponentResource {
     const { appName, clusterId } = args.config;
     if (!args.dataPlaneKubeconfig) {
       throw new pulumi.RunError(
-        "asm mode with clb controller reads the gateway's address from the ACK cluster and needs its kubeconfig (TCP_SHIFT_KUBECONFIG or TCP_SHIFT_CLUSTER_ID)",
+        `asm mode with clb controller reads the gateway's address from the ACK cluster and needs its kubeconfig (${ACCESS_ENV.kubeconfig} or ${ACCESS_ENV.clusterId})`,
       );
     }
     const service = asmIngressServiceName(appName);
@@ -90,7 +91,7 @@ export class AsmIngress extends pulumi.ComponentResource {
               `the IstioGateway's clusterIds lists ${clusterId}, and that cluster is added to the ASM instance`,
               `its status and events in the ASM console (ASM Gateways), and kubectl -n ${ISTIO_SYSTEM_NAMESPACE} get deploy,svc,events in the ACK cluster`,
               "the cloud controller's events on the Service (CLB quota, the annotations, the vSwitch)",
-              "a slower region: raise TCP_SHIFT_SERVICE_WAIT_SECONDS (default 600)",
+              `a slower region: raise ${SERVICE_WAIT_ENV} (default ${DEFAULT_SERVICE_WAIT_SECONDS})`,
             ],
             timeoutSeconds: args.waitSeconds,
             log: (message) => pulumi.log.info(message, gateway),

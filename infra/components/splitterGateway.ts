@@ -10,6 +10,8 @@ export interface SplitterGatewayArgs {
   config: Omit<GatewayConfig, "role">;
   /** The gateway image: `gatewayImage`, or the digest-pinned ref of a `GatewayImage` build. */
   image: pulumi.Input<string>;
+  /** Namespace that may scrape the admin port besides the gateway's own (`metricsNamespace`). */
+  metricsNamespace?: string;
   /** The data-plane cluster. */
   provider: k8s.Provider;
 }
@@ -33,12 +35,7 @@ export class SplitterGateway extends pulumi.ComponentResource {
       config,
       image: args.image,
       service: gatewaySplitterService(config),
-      networkPolicySources: {
-        sidecar: true,
-        ...(config.gateway.metricsNamespace
-          ? { metricsNamespace: config.gateway.metricsNamespace }
-          : {}),
-      },
+      networkPolicySources: { sidecar: true, metricsNamespace: args.metricsNamespace },
       provider: args.provider,
     });
     this.serviceName = objectNames(config.app.name).gateway;

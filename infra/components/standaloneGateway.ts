@@ -14,8 +14,13 @@ export interface StandaloneGatewayArgs {
   config: Omit<GatewayConfig, "role">;
   /** The gateway image: `gatewayImage`, or the digest-pinned ref of a `GatewayImage` build. */
   image: pulumi.Input<string>;
-  /** CLB annotations (from `Clb`); the gateway adds its PROXY protocol one when enabled. */
-  annotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * CLB annotations (from `Clb`, one Output per key); the gateway adds its PROXY protocol one when
+   * enabled.
+   */
+  annotations: Record<string, pulumi.Input<string>>;
+  /** Namespace that may scrape the admin port besides the gateway's own (`metricsNamespace`). */
+  metricsNamespace?: string;
   /** The cluster. */
   provider: k8s.Provider;
   /** The CLB's address when known; otherwise the Service's load-balancer status. */
@@ -34,19 +39,13 @@ export class StandaloneGateway extends pulumi.ComponentResource {
   constructor(name: string, args: StandaloneGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tcp-shift:gateway:StandaloneGateway", name, {}, opts);
     const config: GatewayConfig = { ...args.config, role: "standalone" };
-    const annotations = pulumi
-      .output(args.annotations)
-      .apply((clb) => ({ ...clb, ...gatewayClbAnnotations(config) }));
+    // Key by key: in a preview, only the id of a CLB not created yet is unknown.
+    const annotations = { ...args.annotations, ...gatewayClbAnnotations(config) };
     const { service } = declareBundledGateway(this, name, {
       config,
       image: args.image,
       service: gatewayService(config, annotations),
-      networkPolicySources: {
-        sidecar: false,
-        ...(config.gateway.metricsNamespace
-          ? { metricsNamespace: config.gateway.metricsNamespace }
-          : {}),
-      },
+      networkPolicySources: { sidecar: false, metricsNamespace: args.metricsNamespace },
       provider: args.provider,
     });
     this.host = args.address ?? loadBalancerHost(service);

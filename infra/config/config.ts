@@ -86,7 +86,7 @@ function unset<T extends z.ZodType>(schema: T) {
 }
 
 /** True for kubeconfig text (YAML with a `clusters` list), false for e.g. a file path. */
-function isKubeconfigDocument(text: string): boolean {
+export function isKubeconfigDocument(text: string): boolean {
   try {
     const document = parseYaml(text) as { clusters?: unknown } | null;
     return typeof document === "object" && document !== null && Array.isArray(document.clusters);

@@ -88,8 +88,6 @@ export interface BundledGatewaySettings {
   drainAfterSeconds?: number;
   /** Connections per second a drain closes at most. */
   drainRate: number;
-  /** Namespace allowed to scrape the admin port besides the app's own. */
-  metricsNamespace?: string;
 }
 
 /** The gateway settings a route file carries (the rest shape its Deployment). */
@@ -238,7 +236,6 @@ function bundledGateway(config: TcpShiftConfig): BundledGatewaySettings {
     replicas: config.gatewayReplicas,
     resources: gatewayResources(config),
     ...gatewayRouteOptions(config),
-    ...(config.metricsNamespace ? { metricsNamespace: config.metricsNamespace } : {}),
   };
 }
 

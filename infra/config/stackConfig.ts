@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UserError } from "../../contract/userError";
 import {
   ambientKubeconfigFiles,
+  KUBECONFIG_ERROR_CODE,
   type KubeconfigSource,
   kubeconfigFile,
   type ResolvedKubeconfig,
@@ -27,6 +28,7 @@ import {
 } from "./clusterAccess";
 import {
   CONFIG_KEYS,
+  isKubeconfigDocument,
   parseConfig,
   projectKeys,
   type SECRET_KEYS,
@@ -46,8 +48,6 @@ export interface ClusterTarget {
    * inputs. Undefined when neither is known (the provider's own heuristics apply).
    */
   identity?: string;
-  /** Where the kubeconfig comes from, in words (for render and messages). */
-  source: string;
 }
 
 /** The validated config of the current stack, shaped by mode, and its credentials as secrets. */
@@ -98,6 +98,13 @@ function mergeEnvironmentAccess(
     const path = host.env[ACCESS_ENV[key]]?.trim();
     if (unset(raw[key]) && path) {
       const source = kubeconfigFile(path, `${ACCESS_ENV[key]}=${path}`, host.readFile);
+      // Named here, with its path: the schema's message is about config text, not a file.
+      if (!isKubeconfigDocument(source.text)) {
+        throw new UserError(
+          KUBECONFIG_ERROR_CODE,
+          `${source.origin}: not a kubeconfig (YAML with a clusters list)`,
+        );
+      }
       sources[key] = source;
       raw[key] = source.text;
       fromEnv.push(key);
@@ -128,55 +135,43 @@ function fileExists(path: string): boolean {
   }
 }
 
-/** The data plane's kubeconfig (config, environment or ambient), resolved; undefined for clusterId. */
+/** A kubeconfig set as config text: relative file paths in it start from the project directory. */
+function configKubeconfig(text: string, key: "kubeconfig" | "meshKubeconfig"): KubeconfigSource {
+  return { text, baseDir: process.cwd(), origin: `${PROJECT_NAME}:${key}` };
+}
+
+/**
+ * The data plane's kubeconfig (config, environment or ambient), resolved; undefined when the
+ * ACK credential comes from `clusterId` or no kubeconfig is found (the provider's defaults).
+ */
 function dataPlaneKubeconfig(
   config: TcpShiftConfig,
   source: KubeconfigSource | undefined,
-): { resolved?: ResolvedKubeconfig; source: string } {
+): ResolvedKubeconfig | undefined {
   const host = programHost();
   if (config.kubeconfig !== undefined) {
-    const from = source ?? {
-      text: config.kubeconfig,
-      baseDir: process.cwd(),
-      origin: `${PROJECT_NAME}:kubeconfig`,
-    };
-    return {
-      resolved: resolveKubeconfig([from], DATA_PLANE_PROVIDER_NAME, host.readFile),
-      source: from.origin,
-    };
+    const from = source ?? configKubeconfig(config.kubeconfig, "kubeconfig");
+    return resolveKubeconfig([from], DATA_PLANE_PROVIDER_NAME, host.readFile);
   }
-  if (config.clusterId) {
-    return { source: `ACK cluster ${config.clusterId} (credential from the Alibaba Cloud API)` };
-  }
+  if (config.clusterId) return undefined;
   const files = ambientKubeconfigFiles(host.env, host.homeDir, fileExists);
-  if (files.length === 0) return { source: "the provider's default (no kubeconfig found)" };
+  if (files.length === 0) return undefined;
   const origin = host.env.KUBECONFIG ? `KUBECONFIG=${host.env.KUBECONFIG}` : (files[0] ?? "");
-  return {
-    resolved: resolveKubeconfig(
-      files.map((file) => kubeconfigFile(file, origin, host.readFile)),
-      DATA_PLANE_PROVIDER_NAME,
-      host.readFile,
-    ),
-    source: `the ambient kubeconfig (${origin})`,
-  };
+  return resolveKubeconfig(
+    files.map((file) => kubeconfigFile(file, origin, host.readFile)),
+    DATA_PLANE_PROVIDER_NAME,
+    host.readFile,
+  );
 }
 
+/** The ASM control plane's kubeconfig (config or environment), resolved; undefined for `meshId`. */
 function meshKubeconfig(
   config: TcpShiftConfig,
   source: KubeconfigSource | undefined,
-): { resolved?: ResolvedKubeconfig; source: string } {
-  if (config.meshKubeconfig === undefined) {
-    return { source: `ASM instance ${config.meshId} (kubeconfig from the Alibaba Cloud API)` };
-  }
-  const from = source ?? {
-    text: config.meshKubeconfig,
-    baseDir: process.cwd(),
-    origin: `${PROJECT_NAME}:meshKubeconfig`,
-  };
-  return {
-    resolved: resolveKubeconfig([from], MESH_PROVIDER_NAME, programHost().readFile),
-    source: from.origin,
-  };
+): ResolvedKubeconfig | undefined {
+  if (config.meshKubeconfig === undefined) return undefined;
+  const from = source ?? configKubeconfig(config.meshKubeconfig, "meshKubeconfig");
+  return resolveKubeconfig([from], MESH_PROVIDER_NAME, programHost().readFile);
 }
 
 function serviceWaitSeconds(): number {
@@ -222,20 +217,14 @@ function load(): StackConfig {
     secrets.registryPassword = store.requireSecret("registryPassword");
   }
   const dataPlane = dataPlaneKubeconfig(config, kubeconfigSources.kubeconfig);
-  if (dataPlane.resolved) secrets.kubeconfig = pulumi.secret(dataPlane.resolved.text);
+  if (dataPlane) secrets.kubeconfig = pulumi.secret(dataPlane.text);
   const clusters: StackConfig["clusters"] = {
-    dataPlane: {
-      identity: config.clusterId ? `ack:${config.clusterId}` : dataPlane.resolved?.server,
-      source: dataPlane.source,
-    },
+    dataPlane: { identity: config.clusterId ? `ack:${config.clusterId}` : dataPlane?.server },
   };
   if (config.mode === "asm") {
     const mesh = meshKubeconfig(config, kubeconfigSources.meshKubeconfig);
-    if (mesh.resolved) secrets.meshKubeconfig = pulumi.secret(mesh.resolved.text);
-    clusters.mesh = {
-      identity: config.meshId ? `asm:${config.meshId}` : mesh.resolved?.server,
-      source: mesh.source,
-    };
+    if (mesh) secrets.meshKubeconfig = pulumi.secret(mesh.text);
+    clusters.mesh = { identity: config.meshId ? `asm:${config.meshId}` : mesh?.server };
   }
   return {
     settings: toStackSettings(config),

@@ -367,6 +367,19 @@ describe("asm mode, access from the environment (nothing in a stack file)", () =
     );
     expect(error?.message).toBe("TCP_SHIFT_KUBECONFIG=/home/me/.kube/ack.yaml: no such file");
   });
+
+  it("names the file, not a config key, when it is no kubeconfig", async () => {
+    const error = await runWith({}, [], {
+      env: machine.env,
+      files: { ...machine.files, "/home/me/.kube/asm.yaml": "hello: world\n" },
+    }).then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error,
+    );
+    expect(error?.message).toBe(
+      "TCP_SHIFT_MESH_KUBECONFIG=/home/me/.kube/asm.yaml: not a kubeconfig (YAML with a clusters list)",
+    );
+  });
 });
 
 describe("asm mode, the app's gateway name", () => {

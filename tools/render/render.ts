@@ -16,6 +16,7 @@ import { Document, parse as parseYaml, Scalar, visit } from "yaml";
 import { EXIT_CODES } from "../../contract/exitCodes";
 import { UserError } from "../../contract/userError";
 import {
+  ACCESS_ENV,
   type MissingAccess,
   missingAccessLines,
   missingClusterAccess,
@@ -262,11 +263,12 @@ function yamlList(key: string, items: Record<string, unknown>[]): string {
 
 /** Where the program gets each kubeconfig from, in words. */
 function accessSources(config: TcpShiftConfig): string {
+  // Access the stack file leaves unset comes from the environment of whoever runs pulumi.
   const dataPlane = config.kubeconfig
     ? `${PROJECT_NAME}:kubeconfig`
     : config.clusterId
       ? `ACK cluster ${config.clusterId} (Alibaba Cloud API)`
-      : "the ambient kubeconfig (KUBECONFIG or ~/.kube/config)";
+      : `${ACCESS_ENV.kubeconfig} or ${ACCESS_ENV.clusterId} where pulumi runs, else the ambient kubeconfig (KUBECONFIG or ~/.kube/config)`;
   if (config.mode !== "asm") return `data plane from ${dataPlane}`;
   const mesh = config.meshKubeconfig
     ? `${PROJECT_NAME}:meshKubeconfig`
