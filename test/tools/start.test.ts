@@ -580,6 +580,15 @@ describe("npm start (child process)", () => {
       'start: --admin must be host:port or [ipv6]:port with a port from 0 to 65535, got "9901" (see npm start -- --help)\n',
     );
   });
+
+  it("exits 2 on a --stack that is no stack name, before looking for its file", async () => {
+    const badStack = startProcess(["--stack", "../prod", "--dir", dir, "--port", "0"]);
+    children.push(badStack.child);
+    expect(await badStack.exit).toBe(2);
+    expect(badStack.stderr()).toBe(
+      `start: --stack must be a stack name (letters, digits, '-', '_' or '.'), got "../prod" (see npm start -- --help)\n`,
+    );
+  });
 });
 
 describe("npm start (as a user runs it, through npm)", () => {

@@ -15,17 +15,17 @@ import { EXIT_CODES } from "../../contract/exitCodes";
 import { UserError } from "../../contract/userError";
 import { ACCESS_ENV } from "../../infra/config/clusterAccess";
 
-/** The keys a stack's access secret may hold. */
-export const ACCESS_KEYS = ["clusterId", "kubeconfig", "meshId", "meshKubeconfig"] as const;
+/** A key a stack's access secret may hold: one per environment variable it becomes. */
+type AccessKey = keyof typeof ACCESS_ENV;
 
 /** Access keys whose value is a kubeconfig: written to a file, the variable holds its path. */
-export const KUBECONFIG_FILES = {
+const KUBECONFIG_FILES = {
   kubeconfig: "kubeconfig.yaml",
   meshKubeconfig: "mesh-kubeconfig.yaml",
 } as const;
 
 /** Directory under `$RUNNER_TEMP` that holds the kubeconfig files. */
-export const ACCESS_DIR = "tcp-shift-access";
+const ACCESS_DIR = "tcp-shift-access";
 
 /** What one access secret gives a job. */
 export interface AccessEnvironment {
@@ -42,7 +42,7 @@ const isKubeconfigKey = (key: string): key is keyof typeof KUBECONFIG_FILES =>
 
 /**
  * The environment that gives a job the access in `accessJson`, kubeconfig files under `dir`.
- * Throws a `UserError` naming the key for anything but non-empty strings under `ACCESS_KEYS`.
+ * Throws a `UserError` naming the key for anything but non-empty strings under the keys of `ACCESS_ENV`.
  */
 export function accessEnvironment(accessJson: string, dir: string): AccessEnvironment {
   if (accessJson.trim() === "")
@@ -60,14 +60,14 @@ export function accessEnvironment(accessJson: string, dir: string): AccessEnviro
     throw new UserError("E_ACCESS", NOT_AN_OBJECT);
   const result: AccessEnvironment = { variables: {}, files: [] };
   for (const [key, value] of Object.entries(access)) {
-    if (!(ACCESS_KEYS as readonly string[]).includes(key))
+    if (!Object.hasOwn(ACCESS_ENV, key))
       throw new UserError(
         "E_ACCESS",
-        `ACCESS_JSON key "${key}" is not allowed; use ${ACCESS_KEYS.join(", ")}`,
+        `ACCESS_JSON key "${key}" is not allowed; use ${Object.keys(ACCESS_ENV).join(", ")}`,
       );
     if (typeof value !== "string" || value === "")
       throw new UserError("E_ACCESS", `ACCESS_JSON key "${key}" must be a non-empty string`);
-    const variable = ACCESS_ENV[key as (typeof ACCESS_KEYS)[number]];
+    const variable = ACCESS_ENV[key as AccessKey];
     if (isKubeconfigKey(key)) {
       const path = join(dir, KUBECONFIG_FILES[key]);
       result.files.push({ path, content: value });

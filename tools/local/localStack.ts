@@ -81,12 +81,6 @@ export interface LocalStackOptions {
   stableMs?: number;
 }
 
-/** What a re-read of the stack file did. */
-export type ReloadOutcome =
-  | { kind: "applied"; weights: VersionWeights }
-  | { kind: "unchanged" }
-  | { kind: "invalid"; message: string };
-
 /** A running local stack. */
 export interface LocalStack {
   /** The gateway's bound address (the real port when `port` was 0). */
@@ -104,8 +98,6 @@ export interface LocalStack {
   readonly config: TcpShiftConfig;
   /** Open connections through the gateway. */
   readonly activeConnections: number;
-  /** Re-read the stack file now (the watcher calls this); reloads are serialised. */
-  reload(): Promise<ReloadOutcome>;
   /** Stop watching, stop accepting, drain open connections within `graceMs`, stop the servers. */
   close(graceMs?: number): Promise<void>;
 }
@@ -358,13 +350,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const keeping = () => `keeping ${formatWeights(weights, fileName)}`;
 
     /** Apply one version of the file's text (undefined: the file is gone). */
-    const applyText = async (text: string | undefined): Promise<ReloadOutcome> => {
+    const applyText = async (text: string | undefined): Promise<void> => {
       // A deleted or emptied file is a save in progress (or a mistake), not "all defaults":
       // keep what runs, say so once, and apply the file when it is back.
       if (text === undefined || text.trim() === "") {
         print(`${fileName} is ${text === undefined ? "gone" : "empty"}: ${keeping()}`);
         lastInvalid = true;
-        return { kind: "unchanged" };
+        return;
       }
       let next: TcpShiftConfig;
       try {
@@ -374,7 +366,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         printError(error.message);
         printError(keeping());
         lastInvalid = true;
-        return { kind: "invalid", message: error.message };
+        return;
       }
       const restartOnly = (["prefixV1", "prefixV2", "ingressPort", "appName"] as const).filter(
         (key) => next[key] !== config[key],
@@ -390,7 +382,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       lastInvalid = false;
       if (!changed) {
         if (wasInvalid) print(formatWeights(weights, fileName));
-        return { kind: "unchanged" };
+        return;
       }
       try {
         await running.reload(nextRoutes);
@@ -400,7 +392,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         printError(error.message);
         printError(keeping());
         lastInvalid = true;
-        return { kind: "invalid", message: error.message };
+        return;
       }
       routes = nextRoutes;
       const nextWeights = splitWeights(next.weightV2);
@@ -408,33 +400,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         print(formatWeights(nextWeights, fileName));
       weights = nextWeights;
       if (gatewayChanged) print(formatGateway(next, fileName));
-      return { kind: "applied", weights };
     };
-    const enqueue = (work: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> => {
+    // Applies run one after another, and close() waits for the one in progress.
+    const enqueue = (work: () => Promise<void>): Promise<void> => {
       const result = queue.then(work);
       queue = result.catch(() => {});
       return result;
     };
-    const reload = (): Promise<ReloadOutcome> =>
-      enqueue(async () => {
-        let text: string | undefined;
-        try {
-          text = readText(stackFile);
-        } catch (error) {
-          if (!(error instanceof UserError)) throw error;
-          printError(error.message);
-          return { kind: "invalid", message: error.message };
-        }
-        return applyText(text);
-      });
 
     const watcher = watchFile(
       stackFile,
       {
         onText: (text) =>
-          enqueue(() => applyText(text)).then(
-            () => {},
-            (error: unknown) => printError(`reload failed: ${(error as Error).message}`),
+          enqueue(() => applyText(text)).catch((error: unknown) =>
+            printError(`reload failed: ${(error as Error).message}`),
           ),
         onError: (error) => {
           if ((error as FileWatchError).reason === "missing") {
@@ -472,7 +451,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       get activeConnections() {
         return running.activeConnections;
       },
-      reload,
       close(graceMs = DEFAULT_GRACE_MS) {
         closing ??= (async () => {
           watcher.close();

@@ -17,6 +17,7 @@ import { joinHostPort, parseHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
 import { commandFlags } from "../../dataplane/shared/commandFlags";
 import { watchLauncher } from "../../dataplane/shared/launcherWatch";
+import { stackFilePath } from "../../infra/config/stackFile";
 import { type LocalStack, startLocalStack } from "./localStack";
 
 /** A second SIGINT this soon after the first is the same Ctrl-C (relayed by a launcher). */
@@ -65,13 +66,8 @@ function parseStartArgs(argv: string[]): StartArgs | "help" {
     help: { type: "boolean", short: "h" },
   });
   if (given("help")) return "help";
-  const portText = text("port");
-  let port: number | undefined;
-  if (portText !== undefined) {
-    port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
-    if (!(port >= 0 && port <= 65535))
-      throw flags.usageError(`--port must be a whole number from 0 to 65535, got "${portText}"`);
-  }
+  const port =
+    text("port") === undefined ? undefined : flags.integer("--port", text("port"), 0, 65535, 0);
   const host = flags.host(text("host")) ?? "127.0.0.1";
   const dirGiven = text("dir");
   const dir = dirGiven === undefined ? process.cwd() : resolve(dirGiven);
@@ -84,6 +80,16 @@ function parseStartArgs(argv: string[]): StartArgs | "help" {
     }
     if (!isDirectory) throw flags.usageError(`--dir ${dirGiven}: not a directory`);
   }
+  const stack = text("stack");
+  if (stack !== undefined) {
+    try {
+      stackFilePath(stack, dir);
+    } catch {
+      throw flags.usageError(
+        `--stack must be a stack name (letters, digits, '-', '_' or '.'), got "${stack}"`,
+      );
+    }
+  }
   const admin = text("admin");
   if (admin !== undefined) {
     try {
@@ -93,11 +99,11 @@ function parseStartArgs(argv: string[]): StartArgs | "help" {
     }
   }
   return {
-    stack: text("stack") ?? "dev",
+    stack: stack ?? "dev",
     ...(port === undefined ? {} : { port }),
     host,
     dir,
-    stackGiven: text("stack") !== undefined,
+    stackGiven: stack !== undefined,
     ...(admin === undefined ? {} : { admin }),
   };
 }

@@ -10,7 +10,7 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runVerify } from "../../dataplane/verify/verify";
-import { binomialTestPValue } from "../../dataplane/verify/verifyStats";
+import { binomialTestPValue, SIGNIFICANCE } from "../../dataplane/verify/verifyStats";
 import type { GatewaySnapshot, MetricsSource } from "./gatewayScrape";
 import type { ProbeTarget } from "./probeWindow";
 import { formatP, percent } from "./shiftGates";
@@ -34,8 +34,6 @@ export interface InForceOptions {
   /** Scrape taken before the change (reload counters to compare with). */
   before?: GatewaySnapshot;
   timeoutMs: number;
-  /** Significance of each verify round's tests (verify's own 0.001). */
-  alpha?: number;
   signal?: AbortSignal;
 }
 
@@ -81,7 +79,8 @@ export async function waitInForce(options: InForceOptions): Promise<InForceResul
     };
   }
 
-  const alpha = options.alpha ?? 0.001;
+  // Each round's tests at verify's own significance.
+  const alpha = SIGNIFICANCE;
   const { previousWeight } = options;
   // Can a round tell the weights apart at all? If the new weight's expected count is consistent
   // with the old weight too, only consistency with the new one can be asked for.

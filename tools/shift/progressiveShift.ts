@@ -20,7 +20,7 @@ import {
 import { type InForceResult, waitInForce } from "./inForce";
 import { observeWindow, type WindowCounts } from "./probeWindow";
 import { type GateResult, judgeWindow } from "./shiftGates";
-import type { ShiftPlan } from "./shiftPlan";
+import { formatDuration, type ShiftPlan } from "./shiftPlan";
 import type { WeightTarget } from "./weightTarget";
 
 /** A window's figures as reported (latencies summarised, not listed). */
@@ -186,7 +186,7 @@ export async function runShift(plan: ShiftPlan, deps: ShiftDependencies): Promis
         if (!observer?.onStatus || now - lastStatus < 250) return;
         lastStatus = now;
         observer.onStatus(
-          `${label(step)} weight ${weight}: ${formatSeconds(elapsedMs)} of ${formatSeconds(durationMs)}, ${so.attempted} connections (${so.answered.v2} v2), ${so.failed} failed`,
+          `${label(step)} weight ${weight}: ${formatDuration(elapsedMs)} of ${formatDuration(durationMs)}, ${so.attempted} connections (${so.answered.v2} v2), ${so.failed} failed`,
         );
       },
     });
@@ -341,7 +341,7 @@ export async function runShift(plan: ShiftPlan, deps: ShiftDependencies): Promis
           {
             gate: "took effect",
             verdict: "fail",
-            summary: `not in force within ${formatSeconds(plan.applyTimeoutMs)}: ${inForce?.detail}`,
+            summary: `not in force within ${formatDuration(plan.applyTimeoutMs)}: ${inForce?.detail}`,
             tests: [],
           },
         ],
@@ -376,8 +376,4 @@ export async function runShift(plan: ShiftPlan, deps: ShiftDependencies): Promis
     if (entry.verdict === "pass") lastGood = weight;
   }
   return finish("promoted");
-}
-
-function formatSeconds(ms: number): string {
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
