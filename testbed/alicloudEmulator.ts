@@ -21,17 +21,17 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:
 import { join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  ClusterError,
   type ControlPlaneState,
   LOCAL_CLUSTER_IDS,
   localKubeconfig,
   readState,
+  TESTBED_STATE_ENV,
 } from "./controlPlanes";
 import { clbAddress } from "./emulator";
+import { NO_DOWNLOAD_ENV } from "./toolchain";
 
 const REPO_ROOT = resolve(__dirname, "..");
-
-/** Environment variable naming the control planes' state directory. */
-export const TESTBED_STATE_ENV = "TCP_SHIFT_TESTBED_STATE";
 
 const ALB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer";
 const ACL = "alicloud:slb/acl:Acl";
@@ -187,16 +187,13 @@ export function installAlicloudEmulator(pulumiCli: string, pulumiHome: string): 
     ["plugin", "install", "resource", "alicloud", version, "--file", source, "--reinstall"],
     {
       encoding: "utf8",
-      env: {
-        ...process.env,
-        PULUMI_HOME: pulumiHome,
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      },
+      env: { ...process.env, PULUMI_HOME: pulumiHome, ...NO_DOWNLOAD_ENV },
     },
   );
   if (r.status !== 0) {
-    throw new Error(`installing the emulated alicloud provider failed: ${r.stderr || r.stdout}`);
+    throw new ClusterError(
+      `installing the emulated alicloud provider failed: ${r.error?.message ?? (r.stderr || r.stdout)}`,
+    );
   }
   return join(pulumiHome, "plugins", `resource-alicloud-v${version}`);
 }

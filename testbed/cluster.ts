@@ -18,19 +18,30 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_CODES } from "../contract/exitCodes";
-import { installAlicloudEmulator, TESTBED_STATE_ENV } from "./alicloudEmulator";
+import { parseDuration } from "../dataplane/shared/commandFlags";
+import { installAlicloudEmulator } from "./alicloudEmulator";
 import {
   CLUSTER_ROLES,
   ClusterError,
+  type ControlPlaneState,
   clusterClient,
+  controlPlaneTools,
   isOurProcess,
   LOCAL_CLUSTER_IDS,
   readState,
   startControlPlanes,
   stopControlPlanes,
+  TESTBED_STATE_ENV,
 } from "./controlPlanes";
 import { CrdSourceError } from "./crds";
-import { ensureTools, pulumiHome, ToolBuildError, type ToolPaths, toolPaths } from "./toolchain";
+import {
+  ensureTools,
+  NO_DOWNLOAD_ENV,
+  pulumiHome,
+  ToolBuildError,
+  type ToolPaths,
+  toolPaths,
+} from "./toolchain";
 
 const REPO_ROOT = resolve(__dirname, "..");
 
@@ -41,14 +52,6 @@ export function clusterStateDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Passphrase of the local `file://` backend's stacks (local only, nothing secret in them). */
 export const LOCAL_PASSPHRASE = "tcp-shift-local";
-
-/** Variables that keep the built `pulumi` from downloading anything. */
-export const NO_DOWNLOAD_ENV = {
-  PULUMI_SKIP_UPDATE_CHECK: "true",
-  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-  PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
-} as const;
 
 const USAGE = `usage: npm run cluster -- <command> [options]
 
@@ -78,13 +81,13 @@ function usageError(message: string): ClusterError & { usage: true } {
   return Object.assign(new ClusterError(`${message}\n\n${USAGE}`), { usage: true as const });
 }
 
-/** `8s`, `500ms`, `2m` or a number of milliseconds. */
+/** `8s`, `500ms`, `2m` or `0` to milliseconds (a bare `8` is refused: 8 ms or 8 s?). */
 export function parseDelay(text: string, option: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match) throw usageError(`${option} ${text}: expected a duration such as 500ms, 8s or 1m`);
-  const value = Number(match[1]);
-  const unit = match[2] ?? "ms";
-  return Math.round(value * (unit === "m" ? 60_000 : unit === "s" ? 1000 : 1));
+  const ms = text.trim() === "0" ? 0 : parseDuration(text);
+  if (ms === undefined) {
+    throw usageError(`${option} ${text}: expected a duration such as 500ms, 8s or 1m`);
+  }
+  return ms;
 }
 
 function parsePort(text: string | undefined, option: string): number | undefined {
@@ -95,8 +98,6 @@ function parsePort(text: string | undefined, option: string): number | undefined
   }
   return port;
 }
-
-const CONTROL_PLANE_TOOLS = ["kube-apiserver", "kube-controller-manager", "etcd"] as const;
 
 /** Every tool the by-hand session needs: the control planes, kubectl, pulumi and its provider. */
 async function buildTools(): Promise<ToolPaths> {
@@ -171,7 +172,7 @@ async function up(argv: string[], stateDir: string): Promise<void> {
     const dead = Object.entries(existing.processes).filter(([, p]) => !isOurProcess(p));
     if (dead.length === 0) {
       process.stdout.write(`already running (${stateDir}):\n`);
-      printStatus(stateDir);
+      printStatus(existing);
       return;
     }
     process.stdout.write(
@@ -183,9 +184,7 @@ async function up(argv: string[], stateDir: string): Promise<void> {
   }
   process.stdout.write("tools: building what is missing (the first build takes long)\n");
   const tools = await buildTools();
-  for (const name of CONTROL_PLANE_TOOLS) {
-    if (!tools[name]) throw new ClusterError(`${name} was not built`);
-  }
+  const controlPlaneExecutables = controlPlaneTools(tools);
   const plugin = installAlicloudEmulator(tools.pulumi as string, pulumiHome());
   process.stdout.write(
     `alicloud provider: EMULATED (testbed/alicloudEmulator.ts), installed in ${plugin}\n`,
@@ -193,11 +192,7 @@ async function up(argv: string[], stateDir: string): Promise<void> {
   const t0 = performance.now();
   const state = await startControlPlanes({
     stateDir,
-    tools: {
-      etcd: tools.etcd as string,
-      "kube-apiserver": tools["kube-apiserver"] as string,
-      "kube-controller-manager": tools["kube-controller-manager"] as string,
-    },
+    tools: controlPlaneExecutables,
     ports,
     ...delays,
     defaultGateway: !values["no-default-gateway"],
@@ -209,16 +204,12 @@ async function up(argv: string[], stateDir: string): Promise<void> {
   process.stdout.write(
     `up in ${((performance.now() - t0) / 1000).toFixed(1)} s. EMULATED: "mesh" stands for the ASM control plane, "data" for the ACK cluster (${state.clusters.data.clusterId}).\n`,
   );
-  printStatus(stateDir);
+  printStatus(state);
   process.stdout.write(`\nuse it from a shell:\n  eval "$(npm run -s cluster -- env)"\n`);
 }
 
-function printStatus(stateDir: string): boolean {
-  const state = readState(stateDir);
-  if (!state) {
-    process.stdout.write(`not running (no state in ${stateDir})\n`);
-    return false;
-  }
+/** Prints what runs where; true when every process of `state` runs. */
+function printStatus(state: ControlPlaneState): boolean {
   let healthy = true;
   for (const [name, record] of Object.entries(state.processes)) {
     const alive = isOurProcess(record);
@@ -242,9 +233,12 @@ function printStatus(stateDir: string): boolean {
 }
 
 async function status(stateDir: string): Promise<number> {
-  if (!printStatus(stateDir)) return EXIT_CODES.failure;
   const state = readState(stateDir);
-  if (!state) return EXIT_CODES.failure;
+  if (!state) {
+    process.stdout.write(`not running (no state in ${stateDir})\n`);
+    return EXIT_CODES.failure;
+  }
+  if (!printStatus(state)) return EXIT_CODES.failure;
   for (const role of CLUSTER_ROLES) {
     const ok = await clusterClient(state, role)
       .request<string>("/readyz", { text: true, timeoutMs: 3000 })

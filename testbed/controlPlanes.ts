@@ -32,6 +32,7 @@ import { stringify } from "yaml";
 import { gatewayApiCrds, istioCrds, istioGatewayCrd } from "./crds";
 import type { EmulatorConfig } from "./emulator";
 import { KubeApiError, KubeClient, type KubeEndpoint, type KubeObject } from "./kubeClient";
+import type { ToolPaths } from "./toolchain";
 
 /** Repository root (this file lives in `<root>/testbed`). */
 const REPO_ROOT = resolve(__dirname, "..");
@@ -53,6 +54,12 @@ export const LOCAL_CLUSTER_IDS: Record<ClusterRole, string> = {
 export const LOCAL_USERS = ["admin", "operator", "emulator"] as const;
 export type LocalUser = (typeof LOCAL_USERS)[number];
 
+/**
+ * Environment variable naming the state directory, for the processes that need the running control
+ * planes (the emulated alicloud provider, started by `pulumi`).
+ */
+export const TESTBED_STATE_ENV = "TCP_SHIFT_TESTBED_STATE";
+
 /** A user-facing failure: its message is printed without a stack. */
 export class ClusterError extends Error {
   override name = "ClusterError";
@@ -63,6 +70,20 @@ export interface ControlPlaneTools {
   etcd: string;
   "kube-apiserver": string;
   "kube-controller-manager": string;
+}
+
+/** The control planes' executables among built tools; throws {@link ClusterError} naming a missing one. */
+export function controlPlaneTools(paths: ToolPaths): ControlPlaneTools {
+  const pick = (name: keyof ControlPlaneTools) => {
+    const path = paths[name];
+    if (!path) throw new ClusterError(`${name} was not built`);
+    return path;
+  };
+  return {
+    etcd: pick("etcd"),
+    "kube-apiserver": pick("kube-apiserver"),
+    "kube-controller-manager": pick("kube-controller-manager"),
+  };
 }
 
 /** Options of {@link startControlPlanes}. */
@@ -305,7 +326,6 @@ export async function startControlPlanes(options: StartOptions): Promise<Control
   const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
   mkdirSync(join(stateDir, "logs"), { recursive: true });
   const processes: Record<string, ProcessRecord> = {};
-  const children: ChildProcess[] = [];
   const recordProcesses = () =>
     writeFileSync(join(stateDir, "processes.json"), `${JSON.stringify(processes, null, 2)}\n`);
 
@@ -321,7 +341,6 @@ export async function startControlPlanes(options: StartOptions): Promise<Control
     closeSync(fd);
     if (child.pid === undefined) throw new ClusterError(`could not start ${name} (${executable})`);
     child.unref();
-    children.push(child);
     processes[name] = { pid: child.pid, executable, log: logFile };
     recordProcesses();
     return { logFile, child };
@@ -354,6 +373,12 @@ export async function startControlPlanes(options: StartOptions): Promise<Control
   };
 
   try {
+    // Read (and download) the CRDs once, before any process starts: a missing module fails here.
+    const shared = [...istioCrds(), ...gatewayApiCrds()];
+    const crds: Record<ClusterRole, KubeObject[]> = {
+      data: shared,
+      mesh: [...shared, ...istioGatewayCrd()],
+    };
     const ports: Record<ClusterRole, number> = { data: 0, mesh: 0 };
     for (const role of CLUSTER_ROLES) {
       const wanted = options.ports?.[role] ?? 0;
@@ -508,13 +533,8 @@ export async function startControlPlanes(options: StartOptions): Promise<Control
 
     const data = clusterClient(state, "data");
     const mesh = clusterClient(state, "mesh");
-    await installCrds(data, [...istioCrds(), ...gatewayApiCrds()], log, "data");
-    await installCrds(
-      mesh,
-      [...istioCrds(), ...gatewayApiCrds(), ...istioGatewayCrd()],
-      log,
-      "mesh",
-    );
+    await installCrds(data, crds.data, log, "data");
+    await installCrds(mesh, crds.mesh, log, "mesh");
     for (const client of [data, mesh]) await ensureNamespace(client, "istio-system");
     // The serviceaccount controller's first act: proves the controller manager runs.
     for (const role of CLUSTER_ROLES) {
@@ -565,7 +585,8 @@ export async function startControlPlanes(options: StartOptions): Promise<Control
   }
 }
 
-async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
+/** Creates the namespace `name` unless it exists. */
+export async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
   if (await client.find(`/api/v1/namespaces/${name}`)) return;
   await client.create("/api/v1/namespaces", {
     apiVersion: "v1",

@@ -182,7 +182,7 @@ export class CloudEmulator {
   private readonly pending = new Set<string>();
   private readonly addresses = new AddressPool();
   /** IstioGateways (by uid) whose first sync is due or done. */
-  private readonly gatewaysSeen = new Map<string, "scheduled" | "synced">();
+  private readonly gatewaysSeen = new Set<string>();
   private relay?: Server;
   private podCounter = 0;
 
@@ -420,14 +420,13 @@ export class CloudEmulator {
     }
     // The first deployment takes ASM a while; later changes are synced quickly.
     const first = !this.gatewaysSeen.has(uid);
-    if (first) this.gatewaysSeen.set(uid, "scheduled");
+    this.gatewaysSeen.add(uid);
     const delay = first ? this.config.asmDelayMs : 500;
     this.later(delay, `asm-sync ${uid}`, async () => {
       const path = objectPath("istio.alibabacloud.com/v1beta1", "istiogateways", namespace, name);
       const current = await this.mesh.find(path);
       if (!current || current.metadata.uid !== uid) return;
       await this.syncGatewayObjects(current);
-      this.gatewaysSeen.set(uid, "synced");
     });
   }
 

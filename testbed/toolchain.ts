@@ -23,7 +23,7 @@
  * never looks installed.
  *
  * Usage: `npx tsx testbed/toolchain.ts build [--only name,...] [--json]`
- *        `npx tsx testbed/toolchain.ts where [--json]`
+ *        `npx tsx testbed/toolchain.ts where [--only name,...]` (always JSON)
  *
  * Cache: `$TCP_SHIFT_TOOLS_DIR`, else `${XDG_CACHE_HOME:-$HOME/.cache}/tcp-shift/tools`.
  * Go's module and build caches stay where `go env` puts them; point GOMODCACHE,
@@ -45,7 +45,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { homedir, hostname } from "node:os";
-import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 /** The repository root (this file lives in `<root>/testbed`). */
@@ -483,36 +483,16 @@ export function toolManifest(tool: ToolName): ToolManifest | undefined {
 }
 
 /**
- * Environment for running the built `pulumi` with a local file backend and no
- * downloads: PATH starts with the CLI's directory (language host next to it),
- * PULUMI_HOME holds the installed Kubernetes provider, and update checks,
- * plugin acquisition, ambient plugins and registry lookups are off.
+ * Variables that keep the built `pulumi` from downloading anything: no update check, no plugin
+ * acquisition, no ambient plugins from PATH, no registry lookups. With PULUMI_HOME set to
+ * {@link pulumiHome}() the CLI finds the installed providers there.
  */
-export function pulumiEnv(options: {
-  paths: ToolPaths;
-  /** Directory of the file backend (created if missing). */
-  backendDir: string;
-  home?: string;
-  passphrase?: string;
-}): Record<string, string> {
-  const cli = options.paths.pulumi;
-  if (!cli) throw new Error("pulumi is not built: run ensureTools() first");
-  mkdirSync(options.backendDir, { recursive: true });
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  return {
-    ...env,
-    PATH: [dirname(cli), process.env.PATH ?? ""].join(delimiter),
-    PULUMI_HOME: options.home ?? pulumiHome(),
-    PULUMI_BACKEND_URL: `file://${resolve(options.backendDir)}`,
-    PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? "test",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-    PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
-    PULUMI_SKIP_CONFIRMATIONS: "true",
-  };
-}
+export const NO_DOWNLOAD_ENV = {
+  PULUMI_SKIP_UPDATE_CHECK: "true",
+  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+  PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+  PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
+} as const;
 
 // ---------------------------------------------------------------------------
 // Progress
@@ -989,12 +969,7 @@ export async function installKubernetesPlugin(
     ],
     {
       encoding: "utf8",
-      env: {
-        ...process.env,
-        PULUMI_HOME: home,
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      },
+      env: { ...process.env, PULUMI_HOME: home, ...NO_DOWNLOAD_ENV },
     },
   );
   if (r.status !== 0 || !existsSync(installed)) {
@@ -1010,6 +985,9 @@ export async function installKubernetesPlugin(
   return installed;
 }
 
+/** A bad command line or tool name: the command exits 2 with the message and no stack. */
+class ToolchainUsageError extends Error {}
+
 /** Expands tool or binary names into tools plus the tools they need, in build order. */
 function selectTools(only: readonly string[] | undefined): ToolName[] {
   const wanted = new Set<ToolName>();
@@ -1021,8 +999,8 @@ function selectTools(only: readonly string[] | undefined): ToolName[] {
     if ((TOOL_NAMES as readonly string[]).includes(name)) add(name as ToolName);
     else if ((BINARY_NAMES as readonly string[]).includes(name)) add(toolOf(name as BinaryName));
     else
-      throw new Error(
-        `unknown tool ${name} (known: ${[...TOOL_NAMES, ...BINARY_NAMES].join(", ")})`,
+      throw new ToolchainUsageError(
+        `unknown tool ${name} (known: ${[...new Set([...TOOL_NAMES, ...BINARY_NAMES])].join(", ")})`,
       );
   }
   return TOOL_NAMES.filter((t) => wanted.has(t));
@@ -1086,10 +1064,15 @@ async function main(argv: string[]): Promise<number> {
   });
   const command = positionals[0];
   if (values.help || !command || !["build", "where"].includes(command)) {
+    if (!values.help) {
+      process.stderr.write(
+        command ? `unknown command ${command}\n\n` : "a command is required\n\n",
+      );
+    }
     process.stderr.write(
       [
         "usage: npx tsx testbed/toolchain.ts build [--only name,...] [--json]",
-        "       npx tsx testbed/toolchain.ts where [--json]",
+        "       npx tsx testbed/toolchain.ts where [--only name,...]",
         `tools: ${TOOL_NAMES.join(", ")} (or binary names: ${BINARY_NAMES.join(", ")})`,
         `cache: ${toolsDir()} (TCP_SHIFT_TOOLS_DIR)`,
         "",
@@ -1149,6 +1132,9 @@ if (require.main === module) {
     },
     (err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
+      const usage =
+        err instanceof ToolchainUsageError ||
+        (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
       if (argv.includes("--json")) {
         const tool = err instanceof ToolBuildError ? err.tool : "all";
         process.stderr.write(
@@ -1157,7 +1143,7 @@ if (require.main === module) {
       } else {
         process.stderr.write(`toolchain: ${message}\n`);
       }
-      process.exitCode = 1;
+      process.exitCode = usage ? 2 : 1;
     },
   );
 }

@@ -10,7 +10,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestProject } from "vitest/node";
 import { installAlicloudEmulator } from "../../testbed/alicloudEmulator";
-import { startControlPlanes, stopControlPlanes } from "../../testbed/controlPlanes";
+import {
+  controlPlaneTools,
+  startControlPlanes,
+  stopControlPlanes,
+} from "../../testbed/controlPlanes";
 import {
   BINARY_NAMES,
   ensureTools,
@@ -31,7 +35,8 @@ function isCi(): boolean {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = resolve(__dirname, "..", "..");
-  const missing = BINARY_NAMES.filter((name) => !toolPaths()[name]);
+  const built = toolPaths();
+  const missing = BINARY_NAMES.filter((name) => !built[name]);
   if (missing.length > 0 && !hasGo()) {
     const reason = `no Go toolchain to build ${missing.join(", ")} (cache ${toolsDir()})`;
     if (isCi()) {
@@ -43,6 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const t0 = performance.now();
   const tools = await ensureTools({ progress: "text" });
+  installAlicloudEmulator(tools.pulumi as string, pulumiHome());
   const toolSeconds = (performance.now() - t0) / 1000;
 
   const scratch = mkdtempSync(join(tmpdir(), "tcp-shift-tier-"));
@@ -52,11 +58,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const t1 = performance.now();
   await startControlPlanes({
     stateDir,
-    tools: {
-      etcd: tools.etcd as string,
-      "kube-apiserver": tools["kube-apiserver"] as string,
-      "kube-controller-manager": tools["kube-controller-manager"] as string,
-    },
+    tools: controlPlaneTools(tools),
     asmDelayMs: 4000,
     ccmDelayMs: 2000,
     podReadyDelayMs: 500,
@@ -64,7 +66,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     log: (line) => process.stdout.write(`[tier] ${line}\n`),
   });
   const clusterSeconds = (performance.now() - t1) / 1000;
-  installAlicloudEmulator(tools.pulumi as string, pulumiHome());
   process.stdout.write(
     `[tier] tools ready in ${toolSeconds.toFixed(1)} s, control planes in ${clusterSeconds.toFixed(1)} s; artifacts in ${artifactsDir}\n`,
   );

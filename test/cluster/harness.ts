@@ -12,13 +12,16 @@ import {
   type ClusterRole,
   type ControlPlaneState,
   clusterClient,
+  ensureNamespace,
   LOCAL_CLUSTER_IDS,
   type LocalUser,
   localKubeconfig,
   readState,
+  TESTBED_STATE_ENV,
 } from "../../testbed/controlPlanes";
 import type { KubeClient, KubeObject } from "../../testbed/kubeClient";
 import { KubeApiError, objectPath } from "../../testbed/kubeClient";
+import { NO_DOWNLOAD_ENV } from "../../testbed/toolchain";
 import "./tierContext";
 
 /** The tier context, or a skip reason. */
@@ -31,13 +34,16 @@ export function skipReason(): string | undefined {
   return tier().skip;
 }
 
-/** The running control planes. */
+let runningState: ControlPlaneState | undefined;
+
+/** The running control planes (read once per worker: they stay the same for the whole run). */
 export function controlPlanes(): ControlPlaneState {
+  if (runningState) return runningState;
   const context = tier();
   if (context.skip !== undefined) throw new Error(`tier skipped: ${context.skip}`);
-  const state = readState(context.stateDir);
-  if (!state) throw new Error(`no control planes in ${context.stateDir}`);
-  return state;
+  runningState = readState(context.stateDir);
+  if (!runningState) throw new Error(`no control planes in ${context.stateDir}`);
+  return runningState;
 }
 
 /** An API client of `role`. */
@@ -166,16 +172,13 @@ export class PulumiProject {
       PULUMI_HOME: context.pulumiHome,
       PULUMI_BACKEND_URL: `file://${backend}`,
       PULUMI_CONFIG_PASSPHRASE: "tier",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-      PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
+      ...NO_DOWNLOAD_ENV,
       PULUMI_SKIP_CONFIRMATIONS: "true",
       // Type checking is `npm test`'s (tsc); the CLI's check runs in the scenarios that ask for it.
       ...(options.typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
       NO_COLOR: "1",
       // The emulated alicloud provider finds the local clusters here.
-      TCP_SHIFT_TESTBED_STATE: context.stateDir,
+      [TESTBED_STATE_ENV]: context.stateDir,
     };
     const accessInConfig = options.access === undefined && accessForm() === "config";
     const access = options.access ?? (accessInConfig ? {} : defaultAccess(state, dir));
@@ -352,7 +355,7 @@ export async function startScenario(
   options: ProjectOptions & { namespaces?: Array<[ClusterRole, string]> } = {},
 ): Promise<ScenarioStart> {
   const { namespaces = [["data", SCENARIOS[scenario].namespace]], ...createOptions } = options;
-  for (const [role, namespace] of namespaces) await ensureNamespace(role, namespace);
+  for (const [role, namespace] of namespaces) await ensureNamespace(cluster(role), namespace);
   const before = await snapshot(scenario);
   const project = await PulumiProject.create(scenario, stack, createOptions);
   await project.config(config);
@@ -388,17 +391,6 @@ export function kubeconfigFor(
   options: { user?: LocalUser; server?: string; contextName?: string } = {},
 ): string {
   return localKubeconfig(controlPlanes(), role, options);
-}
-
-/** Create `namespace` in `role` unless it exists. */
-export async function ensureNamespace(role: ClusterRole, namespace: string): Promise<void> {
-  const client = cluster(role);
-  if (await client.find(`/api/v1/namespaces/${namespace}`)) return;
-  await client.create("/api/v1/namespaces", {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: { name: namespace },
-  });
 }
 
 /** GET an object, or undefined. */

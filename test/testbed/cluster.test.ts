@@ -19,6 +19,13 @@ describe("npm run cluster", () => {
     );
   });
 
+  it("refuses a delay without a unit, except 0 (8 could mean 8 ms or 8 s)", () => {
+    expect(parseDelay("0", "--pod-delay")).toBe(0);
+    expect(() => parseDelay("8", "--asm-delay")).toThrow(
+      "--asm-delay 8: expected a duration such as 500ms, 8s or 1m",
+    );
+  });
+
   it("env prints only export lines: built tools first on PATH, both kubeconfigs, the file backend", () => {
     writeFileSync(
       join(dir, "state.json"),
