@@ -23,10 +23,16 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SOURCE_HOSTS } from "./addressPlan";
 import { startChild, stopChild } from "./children";
+import {
+  metricsText,
+  type RouteGauges,
+  routeGauges,
+  waitForWeights,
+  wallMs,
+} from "./gatewayMetrics";
 import { DRAIN_CLIENT_BIN } from "./loadgen";
 import { type PeerContext, type RunningGateway, startGateway } from "./peers";
 import { renderTable } from "./report";
-import { parseRouteWeights } from "./shiftCheck";
 
 /** Sizes and timing of the drain scenarios. */
 export interface DrainPlan {
@@ -239,43 +245,6 @@ export function parseDrainLog(text: string): DrainLogLine[] {
     }
   }
   return lines;
-}
-
-/** Samples of the metric whose name ends with `suffix` (Prometheus text). */
-export function metricSamples(
-  text: string,
-  suffix: string,
-): { labels: Record<string, string>; value: number }[] {
-  const samples: { labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^(\w+?)(?:\{([^}]*)\})?\s+(\S+)$/.exec(line);
-    if (!match || !(match[1] as string).endsWith(suffix)) continue;
-    const labels: Record<string, string> = {};
-    for (const label of (match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g))
-      labels[label[1] as string] = label[2] as string;
-    samples.push({ labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** What the gateway's metrics say about one route. */
-export interface RouteGauges {
-  open?: number;
-  draining?: number;
-  drained?: number;
-  resets?: number;
-}
-
-/** The drain gauges and counters of `route` from /metrics text. */
-export function routeGauges(text: string, route: string): RouteGauges {
-  const value = (suffix: string) =>
-    metricSamples(text, suffix).find((s) => s.labels.route === route)?.value;
-  return {
-    open: value("route_open_connections"),
-    draining: value("route_draining_connections"),
-    drained: value("drained_connections_total"),
-    resets: value("backend_resets_total"),
-  };
 }
 
 /** Everything one drain scenario saw (the raw results). */
@@ -513,10 +482,15 @@ export function summarizeDrain(o: DrainObservation): DrainSummary {
   };
 }
 
+/** How the problems and findings of a scenario name it. */
+function scenarioLabel(s: DrainSummary): string {
+  return s.scenario === "drain" ? "drain" : "drain stopped by a raise";
+}
+
 /** What makes a drain scenario fail (the run exits 1). */
 export function drainProblems(s: DrainSummary): string[] {
   const problems: string[] = [];
-  const label = s.scenario === "drain" ? "drain" : "drain stopped by a raise";
+  const label = scenarioLabel(s);
   if (s.onV1 !== s.connections)
     problems.push(`${label}: ${s.onV1}/${s.connections} first connections answered by v1`);
   for (const f of s.failed.slice(0, 5))
@@ -578,7 +552,7 @@ const fmt = (value: number | undefined, digits = 0) =>
 export function drainFindings(s: DrainSummary): string[] {
   const b = s.bytes;
   if (b.inFlightBytes === 0) return [];
-  const label = s.scenario === "drain" ? "drain" : "drain stopped by a raise";
+  const label = scenarioLabel(s);
   const before =
     b.inFlightBeforeBackendFin === undefined
       ? ""
@@ -739,11 +713,6 @@ export function figureTable(rows: readonly Figure[]): string {
   ]);
 }
 
-/** Epoch milliseconds with sub-millisecond precision. */
-export function wallMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 /** The drain client, running. */
 interface DrainClient {
   readonly events: ClientEvent[];
@@ -814,32 +783,6 @@ function startDrainClient(target: string, plan: DrainPlan, reconnect: boolean): 
       return events;
     },
   };
-}
-
-async function metricsText(gateway: RunningGateway): Promise<string> {
-  try {
-    const response = await fetch(`http://${gateway.admin}/metrics`, {
-      headers: { "cache-control": "no-cache" },
-    });
-    return await response.text();
-  } catch {
-    return "";
-  }
-}
-
-/** Resolve with the time the gateway's /metrics first shows `weights` (undefined: not in time). */
-export async function waitForWeights(
-  gateway: RunningGateway,
-  weights: { one: number; two: number },
-  timeoutMs = 5000,
-): Promise<number | undefined> {
-  const deadline = wallMs() + timeoutMs;
-  while (wallMs() < deadline) {
-    const inForce = parseRouteWeights(await metricsText(gateway));
-    if (inForce.v1 === weights.one && inForce.v2 === weights.two) return wallMs();
-    await sleep(10);
-  }
-  return undefined;
 }
 
 /** v1's gauges once the gateway has closed every connection (or after `timeoutMs`). */

@@ -53,18 +53,17 @@
 #define FINISH_TIMEOUT_NS (10ull * 1000000000ull)
 
 enum state { ST_FREE, ST_CONNECTING, ST_STREAM, ST_FINISHING, ST_CLOSING };
-enum prefix { P_UNKNOWN, P_ONE, P_TWO };
 static const char *const PREFIX_NAME[] = {"", "one", "two"};
 
 struct conn {
   int state;
   uint32_t events; /* registered with epoll */
   int id, gen;
-  int prefix;
+  struct reply_check reply;
   double open_ms, first_reply_ms, fin_ms;
   uint64_t deadline_ns;
   uint64_t sent_lines, recv_lines;
-  size_t send_off, reply_off;
+  size_t send_off;
   uint64_t next_send_ns;
   uint64_t sent_bytes, verified_bytes;
   char *send_line, *expect_line;
@@ -100,12 +99,6 @@ static int next_source;
 static long opened_total, closed_total, problems, ready_count, initial_failed;
 static uint64_t total_sent, total_verified;
 
-static double wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void usage(void) {
   fprintf(stderr,
           "usage: drainclient --target 127.0.0.1:PORT --connections N [--source 127.x.y.z]...\n"
@@ -138,7 +131,7 @@ static void json_string(const char *s) {
 static void print_close(const struct conn *c, const char *kind, const char *detail,
                         const char *after_fin, double close_ms) {
   printf("{\"event\":\"close\",\"id\":%d,\"gen\":%d,\"prefix\":\"%s\",\"kind\":\"%s\",\"detail\":",
-         c->id, c->gen, PREFIX_NAME[c->prefix], kind);
+         c->id, c->gen, PREFIX_NAME[c->reply.prefix], kind);
   json_string(detail);
   printf(",\"openMs\":%.3f,\"firstReplyMs\":%.3f,\"finMs\":%.3f,\"closeMs\":%.3f,"
          "\"sentBytes\":%llu,\"verifiedBytes\":%llu,\"sentLines\":%llu,\"echoedLines\":%llu,"
@@ -187,10 +180,9 @@ static int start_conn(int id, int gen) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (opt.nsources > 0) {
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     const struct sockaddr_in *src = &opt.sources[next_source];
     next_source = (next_source + 1) % opt.nsources;
-    if (bind(fd, (const struct sockaddr *)src, sizeof *src) < 0) {
+    if (bind_source(fd, src) < 0) {
       fprintf(stderr, "drainclient: bind: %s\n", strerror(errno));
       close(fd);
       problems++;
@@ -240,9 +232,7 @@ static int stream_send(int fd, uint64_t now) {
   for (;;) {
     if (c->send_off == 0) {
       if (window_full(c) || now < c->next_send_ns) break;
-      uint64_t step = (uint64_t)(opt.interval_ms * 1e6);
-      c->next_send_ns = c->next_send_ns && c->next_send_ns + step > now ? c->next_send_ns + step
-                                                                         : now + step;
+      c->next_send_ns = next_due_ns(c->next_send_ns, now, (uint64_t)(opt.interval_ms * 1e6));
       make_line(c->send_line, c->id, c->gen, c->sent_lines);
       c->sent_at_ms[c->sent_lines % (uint64_t)(opt.window + 1)] = wall_ms();
     }
@@ -268,7 +258,7 @@ static int stream_send(int fd, uint64_t now) {
 static void drained(int fd) {
   struct conn *c = &conns[fd];
   c->fin_ms = wall_ms();
-  if (c->reply_off != 0) {
+  if (c->reply.off != 0) {
     errno = 0;
     fail(fd, "mismatch", "FIN inside a reply");
     return;
@@ -280,7 +270,7 @@ static void drained(int fd) {
     c->in_flight_ms[c->in_flight++] = c->sent_at_ms[seq % (uint64_t)(opt.window + 1)];
   if (c->in_flight > 0) c->oldest_unechoed_age_ms = c->fin_ms - c->in_flight_ms[0];
   printf("{\"event\":\"fin\",\"id\":%d,\"gen\":%d,\"prefix\":\"%s\",\"t\":%.3f}\n", c->id, c->gen,
-         PREFIX_NAME[c->prefix], c->fin_ms);
+         PREFIX_NAME[c->reply.prefix], c->fin_ms);
   fflush(stdout);
   shutdown(fd, SHUT_WR);
   epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
@@ -309,7 +299,7 @@ static void closing_done(int fd) {
 static int stream_read(int fd) {
   static char buf[65536];
   struct conn *c = &conns[fd];
-  size_t reply_size = 4 + (size_t)opt.line_size;
+  size_t reply_size = REPLY_PREFIX_LEN + (size_t)opt.line_size;
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0) {
@@ -319,7 +309,7 @@ static int stream_read(int fd) {
     }
     if (n == 0) {
       if (c->state == ST_FINISHING) {
-        if (c->recv_lines == c->sent_lines && c->reply_off == 0) return 1;
+        if (c->recv_lines == c->sent_lines && c->reply.off == 0) return 1;
         errno = 0;
         fail(fd, "error", "EOF with replies missing after our FIN");
         return -1;
@@ -327,42 +317,25 @@ static int stream_read(int fd) {
       drained(fd);
       return -1;
     }
-    size_t i = 0;
-    while (i < (size_t)n) {
-      if (c->reply_off < 4) {
-        if (c->reply_off == 0 && c->prefix == P_UNKNOWN) {
-          if (buf[i] == 'o') c->prefix = P_ONE;
-          else if (buf[i] == 't') c->prefix = P_TWO;
-          else goto bad;
-        }
-        if (c->reply_off == 0) {
-          if (c->recv_lines >= c->sent_lines) goto bad;
-          make_line(c->expect_line, c->id, c->gen, c->recv_lines);
-        }
-        if (buf[i] != (c->prefix == P_ONE ? "one " : "two ")[c->reply_off]) goto bad;
-        c->reply_off++;
-        i++;
-        continue;
+    for (size_t i = 0; i < (size_t)n;) {
+      if (c->reply.off == 0) {
+        if (c->recv_lines >= c->sent_lines) goto bad;
+        make_line(c->expect_line, c->id, c->gen, c->recv_lines);
       }
-      size_t off = c->reply_off - 4;
-      size_t take = reply_size - c->reply_off;
-      if (take > (size_t)n - i) take = (size_t)n - i;
-      if (memcmp(buf + i, c->expect_line + off, take) != 0) goto bad;
-      c->verified_bytes += take;
-      i += take;
-      c->reply_off += take;
-      if (c->reply_off == reply_size) {
-        c->reply_off = 0;
-        c->recv_lines++;
-        if (c->first_reply_ms == 0) {
-          c->first_reply_ms = wall_ms();
-          if (c->gen == 0) ready_count++;
-          else {
-            printf("{\"event\":\"open\",\"id\":%d,\"gen\":%d,\"prefix\":\"%s\",\"t\":%.3f}\n",
-                   c->id, c->gen, PREFIX_NAME[c->prefix], c->first_reply_ms);
-            fflush(stdout);
-          }
-        }
+      long k = check_reply(&c->reply, c->expect_line, (size_t)opt.line_size, buf + i,
+                           (size_t)n - i, &c->verified_bytes);
+      if (k < 0) goto bad;
+      i += (size_t)k;
+      if (c->reply.off < reply_size) continue;
+      c->reply.off = 0;
+      c->recv_lines++;
+      if (c->first_reply_ms != 0) continue;
+      c->first_reply_ms = wall_ms();
+      if (c->gen == 0) ready_count++;
+      else {
+        printf("{\"event\":\"open\",\"id\":%d,\"gen\":%d,\"prefix\":\"%s\",\"t\":%.3f}\n", c->id,
+               c->gen, PREFIX_NAME[c->reply.prefix], c->first_reply_ms);
+        fflush(stdout);
       }
     }
   }
@@ -405,7 +378,9 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--target")) {
       if (parse_target(v) < 0) usage();
     } else if (!strcmp(a, "--source")) {
-      if (opt.nsources == MAX_SOURCES || loopback_address("drainclient", v, &opt.sources[opt.nsources]) < 0) usage();
+      if (opt.nsources == MAX_SOURCES ||
+          loopback_address("drainclient", v, &opt.sources[opt.nsources]) < 0)
+        usage();
       opt.nsources++;
     } else if (!strcmp(a, "--connections")) opt.connections = atoi(v);
     else if (!strcmp(a, "--line-size")) opt.line_size = atoi(v);
@@ -491,15 +466,10 @@ int main(int argc, char **argv) {
       if (c->state == ST_STREAM && (evs[i].events & EPOLLOUT)) stream_send(fd, now_ns());
     }
   }
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
   printf("{\"event\":\"summary\",\"opened\":%ld,\"closed\":%ld,\"problems\":%ld,"
          "\"sentBytes\":%llu,\"verifiedBytes\":%llu,\"cpuSec\":%.3f,\"t\":%.3f}\n",
          opened_total, closed_total, problems, (unsigned long long)total_sent,
-         (unsigned long long)total_verified,
-         (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
-         wall_ms());
+         (unsigned long long)total_verified, cpu_seconds(), wall_ms());
   fflush(stdout);
   return 0;
 }

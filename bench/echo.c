@@ -33,7 +33,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "benchCommon.h"
@@ -65,12 +64,9 @@ static int report;
 /* --report: one line for a connection that ends now; `end` says how. */
 static void report_end(int fd, const char *end) {
   struct conn *c = &conns[fd];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
   printf("{\"conn\":\"%.*s\",\"in\":%llu,\"answered\":%llu,\"partial\":%llu,\"end\":\"%s\","
          "\"t\":%.3f}\n",
-         c->id_len, c->id, c->bytes_in, c->answered, (unsigned long long)c->in_len, end,
-         (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
+         c->id_len, c->id, c->bytes_in, c->answered, (unsigned long long)c->in_len, end, wall_ms());
   fflush(stdout);
 }
 

@@ -12,20 +12,14 @@
  * node), Envoy's own cost, sidecars. Both setups get the same address pairs: the front HAProxy
  * reaches the gateway from 4 source addresses (`source` per server line).
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { startChild, stopChild } from "./children";
 import { type LoadgenResult, runLoadgen } from "./loadgen";
 import {
-  findBinary,
-  freePort,
-  HOST,
   haproxyConfig,
   haproxyTcpConfig,
   type PeerContext,
   type RunningPeer,
   startGateway,
-  waitForPort,
+  startHaproxy,
 } from "./peers";
 import { treeUsage } from "./procStats";
 import { median, roundOrder, type Spread, spread } from "./report";
@@ -56,30 +50,6 @@ export function frontConfig(port: number, gateway: string, maxconn: number): str
   return haproxyTcpConfig(port, maxconn, { frontend: "ingress", backend: "gateway" }, servers);
 }
 
-async function startFront(
-  ctx: PeerContext,
-  config: (port: number) => string,
-): Promise<RunningPeer> {
-  const port = await freePort();
-  const file = join(ctx.dir, `front-${port}.cfg`);
-  writeFileSync(file, config(port));
-  const child = startChild({
-    command: findBinary("haproxy") ?? "haproxy",
-    args: ["-f", file, "-db"],
-    cwd: ctx.dir,
-    label: "haproxy (front)",
-  });
-  child.stdout?.resume();
-  child.stdin?.end();
-  await waitForPort(port, 10_000, child);
-  return {
-    name: "haproxy",
-    targets: [`${HOST}:${port}`],
-    pid: child.pid,
-    stop: () => stopChild(child, 5000),
-  };
-}
-
 /** One setup, one round. */
 export interface HopSample {
   setup: "via-gateway" | "one-hop";
@@ -106,7 +76,7 @@ async function measureSetup(
   const gateway = setup === "via-gateway" ? await startGateway(ctx) : undefined;
   let front: RunningPeer | undefined;
   try {
-    front = await startFront(ctx, (port) =>
+    front = await startHaproxy(ctx, (port) =>
       gateway
         ? frontConfig(port, gateway.targets[0] as string, maxconn)
         : haproxyConfig(port, ctx.backends, maxconn),

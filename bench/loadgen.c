@@ -73,10 +73,9 @@ struct conn {
   char reply[REPLY_MAX];
   int reply_len;
   /* bulk */
-  int prefix; /* 0 unknown, 1 one, 2 two */
+  struct reply_check echo;
   uint64_t sent_lines, recv_lines;
-  size_t send_off;  /* offset in the current outgoing line */
-  size_t reply_off; /* offset in the current incoming reply (prefix + line) */
+  size_t send_off; /* offset in the current outgoing line */
   int eof_sent;
   uint64_t next_send_ns; /* bulk with --interval-ms: earliest start of the next line */
 };
@@ -176,12 +175,10 @@ static int start_conn(uint64_t start_ns) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   int target = pick_target();
   if (opt.nsources > 0) {
-    /* The port is chosen by connect() for the whole 4-tuple, not reserved by bind(). */
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     struct target *t = &opt.targets[target];
     const struct sockaddr_in *src = &opt.sources[t->next_source];
     t->next_source = (t->next_source + 1) % opt.nsources;
-    if (bind(fd, (const struct sockaddr *)src, sizeof *src) < 0) {
+    if (bind_source(fd, src) < 0) {
       record_error("bind source", fd);
       close(fd);
       return -1;
@@ -192,9 +189,9 @@ static int start_conn(uint64_t start_ns) {
   c->start_ns = start_ns;
   c->deadline_ns = now_ns() + CONN_TIMEOUT_NS;
   c->reply_len = 0;
-  c->prefix = 0;
+  c->echo = (struct reply_check){P_UNKNOWN, 0};
   c->sent_lines = c->recv_lines = 0;
-  c->send_off = c->reply_off = 0;
+  c->send_off = 0;
   c->eof_sent = 0;
   c->next_send_ns = 0;
   c->line_len = snprintf(c->line, sizeof c->line, "bench-%010ld\n", started);
@@ -296,11 +293,8 @@ static void bulk_send(int fd, int sending) {
   struct conn *c = &conns[fd];
   while (sending && c->sent_lines - c->recv_lines < (uint64_t)opt.window) {
     if (bulk_paused(c, now_ns())) break;
-    if (opt.interval_ms > 0 && c->send_off == 0) {
-      uint64_t now = now_ns(), step = (uint64_t)(opt.interval_ms * 1e6);
-      c->next_send_ns = c->next_send_ns && c->next_send_ns + step > now ? c->next_send_ns + step
-                                                                         : now + step;
-    }
+    if (opt.interval_ms > 0 && c->send_off == 0)
+      c->next_send_ns = next_due_ns(c->next_send_ns, now_ns(), (uint64_t)(opt.interval_ms * 1e6));
     size_t left = (size_t)opt.line_size - c->send_off;
     ssize_t n = send(fd, bulk_line + c->send_off, left, MSG_NOSIGNAL);
     if (n < 0) {
@@ -323,7 +317,7 @@ static void bulk_send(int fd, int sending) {
 static int bulk_read(int fd, int measuring) {
   static char buf[65536];
   struct conn *c = &conns[fd];
-  size_t reply_size = 4 + (size_t)opt.line_size;
+  size_t reply_size = REPLY_PREFIX_LEN + (size_t)opt.line_size;
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0) {
@@ -333,7 +327,7 @@ static int bulk_read(int fd, int measuring) {
       return -1;
     }
     if (n == 0) {
-      if (c->eof_sent && c->recv_lines == c->sent_lines && c->reply_off == 0) return 1;
+      if (c->eof_sent && c->recv_lines == c->sent_lines && c->echo.off == 0) return 1;
       errno = 0;
       record_error("bulk: EOF with replies missing", fd);
       conn_close(fd);
@@ -341,35 +335,15 @@ static int bulk_read(int fd, int measuring) {
     }
     if (measuring) bulk_bytes_window += (uint64_t)n;
     bulk_bytes += (uint64_t)n;
-    size_t i = 0;
-    while (i < (size_t)n) {
-      if (c->reply_off < 4) {
-        /* prefix byte by byte: it may be split across reads */
-        char want;
-        if (c->reply_off == 0 && c->prefix == 0) {
-          if (buf[i] == 'o') c->prefix = 1;
-          else if (buf[i] == 't') c->prefix = 2;
-          else goto bad;
-          by_prefix[c->prefix]++;
-        }
-        want = (c->prefix == 1 ? "one " : "two ")[c->reply_off];
-        if (buf[i] != want) goto bad;
-        c->reply_off++;
-        i++;
-        continue;
-      }
-      size_t line_off = c->reply_off - 4;
-      size_t take = reply_size - c->reply_off;
-      if (take > (size_t)n - i) take = (size_t)n - i;
-      if (memcmp(buf + i, bulk_line + line_off, take) != 0) goto bad;
-      payload_verified += take;
-      i += take;
-      c->reply_off += take;
-      if (c->reply_off == reply_size) {
-        c->reply_off = 0;
-        c->recv_lines++;
-        if (c->recv_lines > c->sent_lines) goto bad;
-      }
+    for (size_t i = 0; i < (size_t)n;) {
+      long k = check_reply(&c->echo, bulk_line, (size_t)opt.line_size, buf + i, (size_t)n - i,
+                           &payload_verified);
+      if (k < 0) goto bad;
+      i += (size_t)k;
+      if (c->echo.off < reply_size) continue;
+      c->echo.off = 0;
+      if (++c->recv_lines > c->sent_lines) goto bad;
+      if (c->recv_lines == 1) by_prefix[c->echo.prefix]++;
     }
   }
 bad:
@@ -388,13 +362,6 @@ static double pct(double p) {
   if (lat_len == 0) return 0;
   long i = (long)(p * (double)(lat_len - 1) + 0.5);
   return (double)lat[i] / 1000.0;
-}
-
-static double cpu_seconds(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void print_json(const char *phase, double elapsed, double measured) {

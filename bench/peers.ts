@@ -211,7 +211,7 @@ export interface PeerContext {
   dataPath?: DataPath;
   /** Where the gateway's JSON log lines (stdout and stderr) go. @default discarded */
   logFile?: string;
-  /** The gateway's weights at start. @default WEIGHTS */
+  /** The weights at start (the gateway, and HAProxy and nginx). @default WEIGHTS */
   initialWeights?: { one: number; two: number };
   /** Listener fields of the gateway's route file. @default balance smooth, no drain */
   listener?: GatewayListenerOptions;
@@ -383,22 +383,6 @@ export function haproxyConfig(
   return haproxyTcpConfig(port, maxconn, { frontend: "bench", backend: "echo" }, servers);
 }
 
-export async function startHaproxy(ctx: PeerContext): Promise<RunningPeer> {
-  const port = await freePort();
-  const config = join(ctx.dir, "haproxy.cfg");
-  writeFileSync(config, haproxyConfig(port, ctx.backends, ctx.idleConnections + 50));
-  const child = startChild({
-    command: findBinary("haproxy") ?? "haproxy",
-    args: ["-f", config, "-db"],
-    cwd: ctx.dir,
-    label: "haproxy",
-  });
-  child.stdout?.resume();
-  child.stdin?.end();
-  await waitForPort(port, 10_000, child);
-  return { name: "haproxy", targets: [`${HOST}:${port}`], pid: child.pid, stop: stopper(child) };
-}
-
 /** nginx config: stream module, 1 worker, weighted upstream, half-close carried through. */
 export function nginxConfig(
   dir: string,
@@ -435,22 +419,6 @@ ${servers}
 `;
 }
 
-export async function startNginx(ctx: PeerContext): Promise<RunningPeer> {
-  const port = await freePort();
-  const config = join(ctx.dir, "nginx.conf");
-  writeFileSync(config, nginxConfig(ctx.dir, port, ctx.backends, ctx.idleConnections + 50));
-  const child = startChild({
-    command: findBinary("nginx") ?? "nginx",
-    args: ["-e", join(ctx.dir, "error.log"), "-c", config, "-p", ctx.dir, "-g", "daemon off;"],
-    cwd: ctx.dir,
-    label: "nginx",
-  });
-  child.stdout?.resume();
-  child.stdin?.end();
-  await waitForPort(port, 10_000, child);
-  return { name: "nginx", targets: [`${HOST}:${port}`], pid: child.pid, stop: stopper(child) };
-}
-
 /** Direct to the backends: the load generator itself spreads 80/20 (smooth round robin). */
 export function directPeer(backends: Backends): RunningPeer {
   return {
@@ -474,7 +442,7 @@ export function startPeer(name: PeerName, ctx: PeerContext): Promise<RunningPeer
   }
 }
 
-/** A proxy whose weights change through its own reload path (shift check). */
+/** A proxy whose weights change through its own reload path (the shift check reloads it). */
 export interface ReloadablePeer extends RunningPeer {
   /** Rewrite the config with `weights`, reload, resolve once the new config is in force. */
   reload(weights: { one: number; two: number }): Promise<void>;
@@ -491,24 +459,25 @@ async function waitUntil(what: string, timeoutMs: number, done: () => boolean): 
 }
 
 /**
- * HAProxy reloaded the classic way: a new process with the new config and `-sf OLDPID`. The new
- * process binds (SO_REUSEPORT), then tells the old one to finish: the old one stops listening
- * and keeps serving its open connections until they end. A reload is in force once the new
- * process listens and the old one no longer does.
+ * HAProxy listening on a free port with `config(port, weights)` (default: in front of the echo
+ * backends, see `haproxyConfig`), reloaded the classic way: a new process with the new config and
+ * `-sf OLDPID`. The new process binds (SO_REUSEPORT), then tells the old one to finish: the old
+ * one stops listening and keeps serving its open connections until they end. A reload is in
+ * force once the new process listens and the old one no longer does.
  */
-export async function startReloadableHaproxy(
+export async function startHaproxy(
   ctx: PeerContext,
-  weights: { one: number; two: number },
+  config: (port: number, weights: { one: number; two: number }) => string = (port, weights) =>
+    haproxyConfig(port, ctx.backends, ctx.idleConnections + 50, weights),
 ): Promise<ReloadablePeer> {
   const port = await freePort();
-  const config = join(ctx.dir, "haproxy.cfg");
-  const write = (w: { one: number; two: number }) =>
-    writeFileSync(config, haproxyConfig(port, ctx.backends, ctx.idleConnections + 50, w));
+  const file = join(ctx.dir, "haproxy.cfg");
+  const write = (w: { one: number; two: number }) => writeFileSync(file, config(port, w));
   const children: ChildProcess[] = [];
   const spawnOne = (previous?: number) => {
     const child = startChild({
       command: findBinary("haproxy") ?? "haproxy",
-      args: ["-f", config, "-db", ...(previous ? ["-sf", String(previous)] : [])],
+      args: ["-f", file, "-db", ...(previous ? ["-sf", String(previous)] : [])],
       cwd: ctx.dir,
       label: "haproxy",
     });
@@ -517,7 +486,7 @@ export async function startReloadableHaproxy(
     children.push(child);
     return child;
   };
-  write(weights);
+  write(ctx.initialWeights ?? WEIGHTS);
   let current = spawnOne();
   await waitForPort(port, 10_000, current);
   const alive = () =>
@@ -548,21 +517,19 @@ export async function startReloadableHaproxy(
 }
 
 /**
- * nginx reloaded with `nginx -s reload` (SIGHUP to the master): the master reads the new config
- * and starts a new worker; the old worker stops accepting and keeps its open connections until
- * they end (no `worker_shutdown_timeout`). In force once a new worker is running.
+ * nginx stream in front of the echo backends (see `nginxConfig`), reloaded with `nginx -s reload`
+ * (SIGHUP to the master): the master reads the new config and starts a new worker; the old
+ * worker stops accepting and keeps its open connections until they end (no
+ * `worker_shutdown_timeout`). In force once a new worker is running.
  */
-export async function startReloadableNginx(
-  ctx: PeerContext,
-  weights: { one: number; two: number },
-): Promise<ReloadablePeer> {
+export async function startNginx(ctx: PeerContext): Promise<ReloadablePeer> {
   const port = await freePort();
   const config = join(ctx.dir, "nginx.conf");
   const binary = findBinary("nginx") ?? "nginx";
   const baseArgs = ["-e", join(ctx.dir, "error.log"), "-c", config, "-p", ctx.dir];
   const write = (w: { one: number; two: number }) =>
     writeFileSync(config, nginxConfig(ctx.dir, port, ctx.backends, ctx.idleConnections + 50, w));
-  write(weights);
+  write(ctx.initialWeights ?? WEIGHTS);
   const child = startChild({
     command: binary,
     args: [...baseArgs, "-g", "daemon off;"],

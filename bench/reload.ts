@@ -7,52 +7,41 @@
  */
 import { createConnection } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { reloadsTotal } from "./gatewayMetrics";
+import { splitTarget } from "./halfClose";
 import { type LoadgenResult, openIdle, runLoadgen } from "./loadgen";
 import { type RunningGateway, WEIGHTS } from "./peers";
 import { processTree } from "./procStats";
 
-/** Send one line on a fresh connection and return the reply's prefix (`one`/`two`). */
-export function probePrefix(target: string, timeoutMs = 2000): Promise<string> {
-  const colon = target.lastIndexOf(":");
+/**
+ * Send one line on a fresh connection (from `localAddress` when given) and return the prefix of
+ * the reply: the version that answered, `one` or `two`.
+ */
+export function probePrefix(
+  target: string,
+  timeoutMs = 2000,
+  localAddress?: string,
+): Promise<"one" | "two"> {
+  const label = localAddress ?? "probe";
+  const line = localAddress ? `probe ${localAddress}\n` : "probe\n";
   return new Promise((resolve, reject) => {
-    const socket = createConnection({
-      host: target.slice(0, colon),
-      port: Number(target.slice(colon + 1)),
-    });
+    const socket = createConnection({ ...splitTarget(target), localAddress });
     let reply = "";
     socket.setTimeout(timeoutMs, () => {
       socket.destroy();
-      reject(new Error(`probe: no reply within ${timeoutMs} ms`));
+      reject(new Error(`${label}: no reply within ${timeoutMs} ms`));
     });
     socket.on("data", (chunk: Buffer) => {
       reply += chunk.toString();
       if (!reply.endsWith("\n")) return;
       socket.destroy();
-      if (reply === "one probe\n" || reply === "two probe\n") resolve(reply.slice(0, 3));
-      else reject(new Error(`probe: unexpected reply ${JSON.stringify(reply)}`));
+      if (reply === `one ${line}`) resolve("one");
+      else if (reply === `two ${line}`) resolve("two");
+      else reject(new Error(`${label}: unexpected reply ${JSON.stringify(reply)}`));
     });
-    socket.once("error", reject);
-    socket.once("connect", () => socket.write("probe\n"));
+    socket.once("error", (error) => reject(new Error(`${label}: ${error.message}`)));
+    socket.once("connect", () => socket.write(line));
   });
-}
-
-/** Sum of the gateway's `*reloads_total` samples in Prometheus text (not reload_failures). */
-export function parseReloadsTotal(metrics: string): number | undefined {
-  let total: number | undefined;
-  for (const match of metrics.matchAll(/^(\w*?)reloads_total(?:\{[^}]*\})?\s+([\d.e+]+)$/gm)) {
-    total = (total ?? 0) + Number(match[2]);
-  }
-  return total;
-}
-
-/** The gateway's reloads_total now (undefined when /metrics does not answer). */
-export async function reloadsTotal(gateway: RunningGateway): Promise<number | undefined> {
-  try {
-    const response = await fetch(`http://${gateway.admin}/metrics`);
-    return parseReloadsTotal(await response.text());
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -43,7 +43,6 @@ import {
   QUICK_DRAIN_PLAN,
   runDrainScenario,
   summarizeDrain,
-  waitForWeights,
 } from "./drainCheck";
 import { checkHalfClose, type HalfCloseResult } from "./halfClose";
 import { HOP_PLAN, measureHopCost, QUICK_HOP_PLAN } from "./hopCost";
@@ -120,10 +119,10 @@ function parseOptions(argv: string[]): Options {
       quick: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       rounds: { type: "string" },
-      peers: { type: "string", default: ALL_PEERS.join(",") },
+      peers: { type: "string" },
       backend: { type: "string", default: "c" },
       profile: { type: "boolean" },
-      "no-profile": { type: "boolean", default: false },
+      "no-profile": { type: "boolean" },
       "no-build": { type: "boolean", default: false },
       "idle-connections": { type: "string" },
       "data-path": { type: "string" },
@@ -134,12 +133,25 @@ function parseOptions(argv: string[]): Options {
     allowPositionals: false,
   });
   const quick = values.quick === true;
+  const shiftCheck = values["shift-check"] === true;
+  const drainCheck = values["drain-check"] === true;
+  if (shiftCheck && drainCheck)
+    throw new Error("--shift-check and --drain-check are separate runs: pick one");
+  if (shiftCheck || drainCheck) {
+    // The checks have their own fixed plans and peers: these options would silently do nothing
+    const fullRunOnly = ["rounds", "peers", "profile", "no-profile", "idle-connections"] as const;
+    const given = fullRunOnly.filter((name) => values[name] !== undefined);
+    if (given.length > 0)
+      throw new Error(
+        `${given.map((name) => `--${name}`).join(", ")}: only for the full run, not with ` +
+          `${shiftCheck ? "--shift-check" : "--drain-check"} (it takes --quick, --json, ` +
+          "--backend, --data-path, --no-build)",
+      );
+  }
   const rounds = Number(values.rounds ?? (quick ? 1 : 5));
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
     throw new Error("--rounds must be an integer from 1 to 20");
-  const peers = String(values.peers)
-    .split(",")
-    .map((p) => p.trim());
+  const peers = (values.peers ?? ALL_PEERS.join(",")).split(",").map((p) => p.trim());
   for (const peer of peers)
     if (!ALL_PEERS.includes(peer as PeerName))
       throw new Error(`--peers: unknown peer "${peer}" (allowed: ${ALL_PEERS.join(", ")})`);
@@ -166,8 +178,8 @@ function parseOptions(argv: string[]): Options {
     build: !values["no-build"],
     plan,
     dataPath,
-    shiftCheck: values["shift-check"] === true,
-    drainCheck: values["drain-check"] === true,
+    shiftCheck,
+    drainCheck,
   };
 }
 
@@ -187,21 +199,42 @@ function version(command: string, args: string[]): string | undefined {
   }
 }
 
+/** A temp folder for the peers' configs and pid files, removed on exit (Ctrl-C included). */
+function workDirectory(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tcp-shift-bench-"));
+  onExit(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The report's last lines when the run failed. */
+function printProblems(out: (line?: string) => void, problems: readonly string[], where = "") {
+  if (problems.length === 0) return;
+  out();
+  out(`FAILED: ${problems.length} problem(s)${where}`);
+  for (const problem of problems) out(`  ${problem}`);
+}
+
+/** A run's start (an ISO date) as it names its files: `2025-01-02T03-04-05-678Z`. */
+function fileStamp(date: string): string {
+  return date.replace(/[:.]/g, "-");
+}
+
 /**
- * Save a run's results as bench/results/<kind>-<stamp>.json (`file`). With --json, print them
- * (and the file's path) as one line; otherwise `out` prints the report, which starts here with
- * a blank line, `tcp-shift <title>` and the machine line.
+ * Save a run's results, plus `raw` when given, as bench/results/<kind>-<stamp>.json (`file`).
+ * With --json, print the results (without `raw`) and the file's path as one line; otherwise
+ * `out` prints the report, which starts here with a blank line, `tcp-shift <title>` and the
+ * machine line.
  */
 function saveResults(
   kind: string,
-  stamp: string,
   result: { date: string; ok: boolean },
-  saved: object,
   options: Options,
   title: string,
+  raw?: object,
 ): { file: string; out?: (line?: string) => void } {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${kind}-${stamp}.json`);
+  const file = join(RESULTS_DIR, `${kind}-${fileStamp(result.date)}.json`);
+  const saved = raw === undefined ? result : { ...result, raw };
   writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ ...result, resultsFile: file })}\n`);
@@ -319,8 +352,6 @@ async function profileGateway(
 async function main(): Promise<boolean> {
   const options = parseOptions(process.argv.slice(2));
   installCleanup();
-  if (options.shiftCheck && options.drainCheck)
-    throw new Error("--shift-check and --drain-check are separate runs: pick one");
   if (options.shiftCheck) return shiftCheckMain(options);
   if (options.drainCheck) return drainCheckMain(options);
   const started = Date.now();
@@ -334,8 +365,7 @@ async function main(): Promise<boolean> {
   if (peers.length === 0) throw new Error("no peer can run here");
 
   mkdirSync(LOG_DIR, { recursive: true });
-  const workDir = mkdtempSync(join(tmpdir(), "tcp-shift-bench-"));
-  onExit(() => rmSync(workDir, { recursive: true, force: true }));
+  const workDir = workDirectory();
   const backends = await startBackends(options.backend, REPO_ROOT);
   log(`backends (${options.backend}): one on ${backends.one.port}, two on ${backends.two.port}`);
 
@@ -444,8 +474,6 @@ async function main(): Promise<boolean> {
   };
   const { file, out } = saveResults(
     "bench",
-    result.date.replace(/[:.]/g, "-"),
-    result,
     result,
     options,
     `bench ${result.date}, ${options.rounds} round(s)${options.quick ? " (quick)" : ""}`,
@@ -461,9 +489,9 @@ async function main(): Promise<boolean> {
   out();
   out(summaryTable(summary, peers));
   out();
-  const space = readPortSpace();
+  const pairRate = Math.round(pairConnectionsPerSecond(result.addressPlan.portSpace));
   out(
-    `c=50 phase, what bounds it (port space: ${Math.round(pairConnectionsPerSecond(space)).toLocaleString("en")} ` +
+    `c=50 phase, what bounds it (port space: ${pairRate.toLocaleString("en")} ` +
       `new conn/s per address pair; ${SOURCE_HOSTS.length} load generator sources, ` +
       `${BACKEND_HOSTS.length} addresses per backend):`,
   );
@@ -512,11 +540,7 @@ async function main(): Promise<boolean> {
   }
   out();
   out(`results: ${file}`);
-  if (problems.length > 0) {
-    out();
-    out(`FAILED: ${problems.length} problem(s); gateway logs in ${LOG_DIR}`);
-    for (const problem of problems) out(`  ${problem}`);
-  }
+  printProblems(out, problems, `; gateway logs in ${LOG_DIR}`);
   return result.ok;
 }
 
@@ -529,9 +553,7 @@ async function shiftCheckMain(options: Options): Promise<boolean> {
   if (!available.includes("gateway")) throw new Error("the shift check needs the gateway");
   const plan = options.quick ? QUICK_SHIFT_PLAN : SHIFT_PLAN;
   const hopPlan = options.quick ? QUICK_HOP_PLAN : HOP_PLAN;
-  mkdirSync(LOG_DIR, { recursive: true });
-  const workDir = mkdtempSync(join(tmpdir(), "tcp-shift-bench-"));
-  onExit(() => rmSync(workDir, { recursive: true, force: true }));
+  const workDir = workDirectory();
   const backends = await startBackends(options.backend, REPO_ROOT);
   const context = (label: string) => ({
     ...shiftContext(backends, mkdtempSync(join(workDir, `${label}-`)), REPO_ROOT),
@@ -576,8 +598,6 @@ async function shiftCheckMain(options: Options): Promise<boolean> {
   };
   const { file, out } = saveResults(
     "shift-check",
-    result.date.replace(/[:.]/g, "-"),
-    result,
     result,
     options,
     `shift check ${result.date}${options.quick ? " (quick)" : ""}`,
@@ -625,11 +645,7 @@ async function shiftCheckMain(options: Options): Promise<boolean> {
   out();
   out(`results: ${file}`);
   for (const finding of peerFindings) out(`peer: ${finding}`);
-  if (problems.length > 0) {
-    out();
-    out(`FAILED: ${problems.length} problem(s)`);
-    for (const problem of problems) out(`  ${problem}`);
-  }
+  printProblems(out, problems);
   return result.ok;
 }
 
@@ -642,10 +658,9 @@ async function drainCheckMain(options: Options): Promise<boolean> {
   if (missing) throw new Error(`the drain check needs the gateway: ${missing}`);
   const drainPlan = options.quick ? QUICK_DRAIN_PLAN : DRAIN_PLAN;
   const stickyPlan = options.quick ? QUICK_STICKY_PLAN : STICKY_PLAN;
-  const stamp = new Date(started).toISOString().replace(/[:.]/g, "-");
+  const stamp = fileStamp(new Date(started).toISOString());
   mkdirSync(LOG_DIR, { recursive: true });
-  const workDir = mkdtempSync(join(tmpdir(), "tcp-shift-bench-"));
-  onExit(() => rmSync(workDir, { recursive: true, force: true }));
+  const workDir = workDirectory();
   const echoReports: EchoReport[] = [];
   const backends = await startBackends(options.backend, REPO_ROOT, {
     onReport: (prefix, line) => {
@@ -677,7 +692,7 @@ async function drainCheckMain(options: Options): Promise<boolean> {
       await runDrainScenario({ ...context("raise"), echoReports, log }, drainPlan, "raise"),
     );
     log(`sticky: ${stickyPlan.clients} client addresses, ${stickyPlan.phases.length} phases`);
-    sticky = await runStickyCheck(context("sticky"), stickyPlan, waitForWeights, log);
+    sticky = await runStickyCheck(context("sticky"), stickyPlan, log);
   } finally {
     await backends.stop();
     rmSync(workDir, { recursive: true, force: true });
@@ -722,11 +737,10 @@ async function drainCheckMain(options: Options): Promise<boolean> {
   };
   const { file, out } = saveResults(
     "drain-check",
-    stamp,
     result,
-    { ...result, raw },
     options,
     `drain check ${result.date}${options.quick ? " (quick)" : ""}`,
+    raw,
   );
   if (!out) return result.ok;
   out(
@@ -758,11 +772,7 @@ async function drainCheckMain(options: Options): Promise<boolean> {
   out();
   out(`results: ${file}; gateway logs: ${LOG_DIR}/drain-check-${stamp}-*.log`);
   for (const finding of findings) out(`finding: ${finding}`);
-  if (problems.length > 0) {
-    out();
-    out(`FAILED: ${problems.length} problem(s)`);
-    for (const problem of problems) out(`  ${problem}`);
-  }
+  printProblems(out, problems);
   return result.ok;
 }
 

@@ -12,6 +12,7 @@
  * Hop: see hopCost.ts.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { reloadsTotal, waitForWeights } from "./gatewayMetrics";
 import { type LoadgenResult, runLoadgen } from "./loadgen";
 import {
   type Backends,
@@ -19,11 +20,10 @@ import {
   type ReloadablePeer,
   type RunningGateway,
   startGateway,
-  startReloadableHaproxy,
-  startReloadableNginx,
+  startHaproxy,
+  startNginx,
 } from "./peers";
 import { processTree } from "./procStats";
-import { reloadsTotal } from "./reload";
 import { median } from "./report";
 
 /** Sizes and pace of the shift scenario. */
@@ -178,24 +178,6 @@ function toResult(
   };
 }
 
-/** `route` → weight from the gateway's `tcp_gateway_route_weight` samples (Prometheus text). */
-export function parseRouteWeights(metrics: string): Record<string, number> {
-  const weights: Record<string, number> = {};
-  for (const match of metrics.matchAll(/^\w*route_weight\{([^}]*)\}\s+([\d.e+]+)$/gm)) {
-    const route = /route="([^"]*)"/.exec(match[1] ?? "")?.[1];
-    if (route !== undefined) weights[route] = Number(match[2]);
-  }
-  return weights;
-}
-
-async function routeWeights(gateway: RunningGateway): Promise<Record<string, number>> {
-  try {
-    return parseRouteWeights(await (await fetch(`http://${gateway.admin}/metrics`)).text());
-  } catch {
-    return {};
-  }
-}
-
 /** The gateway: every change replaces the route file (write + rename). */
 export async function shiftGateway(ctx: PeerContext, plan: ShiftPlan): Promise<ShiftResult> {
   const started = Date.now();
@@ -213,14 +195,13 @@ export async function shiftGateway(ctx: PeerContext, plan: ShiftPlan): Promise<S
         processesAtEnd = gateway.pid ? processTree(gateway.pid).length : 0;
       },
     );
-    await sleep(1100); // /metrics is rendered at most once a second
+    const last = shiftWeights(plan.changes).at(-1) ?? SHIFT_START;
+    const inForceAt = await waitForWeights(gateway, last);
     const after = await reloadsTotal(gateway);
-    const last = shiftWeights(plan.changes).at(-1);
-    const inForce = await routeWeights(gateway);
     const treeAfter = gateway.pid ? processTree(gateway.pid) : [];
     return toResult("gateway", "route file replaced by rename (ConfigMap update)", plan, stream, {
       changesApplied: before !== undefined && after !== undefined ? after - before : undefined,
-      finalWeightsInForce: inForce.v1 === last?.one && inForce.v2 === last?.two,
+      finalWeightsInForce: inForceAt !== undefined,
       processesAtEnd,
       samePid: treeBefore[0] !== undefined && treeBefore[0] === treeAfter[0],
       durationSec: (Date.now() - started) / 1000,
@@ -237,10 +218,8 @@ export async function shiftReloadingPeer(
   plan: ShiftPlan,
 ): Promise<ShiftResult> {
   const started = Date.now();
-  const peer: ReloadablePeer =
-    name === "haproxy"
-      ? await startReloadableHaproxy(ctx, SHIFT_START)
-      : await startReloadableNginx(ctx, SHIFT_START);
+  const start = name === "haproxy" ? startHaproxy : startNginx;
+  const peer: ReloadablePeer = await start({ ...ctx, initialWeights: SHIFT_START });
   try {
     let applied = 0;
     let processesAtEnd = 0;

@@ -13,9 +13,10 @@
  * picker of weightedPicker.ts) predicts for these exact addresses: the expected figures above
  * are for addresses in general, the prediction is exact, so every client must match it.
  */
-import { createConnection } from "node:net";
 import { createWeightedPicker } from "../dataplane/gateway/weightedPicker";
-import { type PeerContext, type RunningGateway, startGateway } from "./peers";
+import { waitForWeights } from "./gatewayMetrics";
+import { type PeerContext, startGateway } from "./peers";
+import { probePrefix } from "./reload";
 import { renderTable } from "./report";
 
 /** A version as the echo names it (`one` = v1, `two` = v2); "" when the client failed. */
@@ -272,34 +273,6 @@ export function stickyTable(phases: readonly StickyPhaseSummary[]): string {
   ]);
 }
 
-/** One connection from `localAddress`: one line, the version that answered it. */
-export function versionFrom(target: string, localAddress: string, timeoutMs = 5000) {
-  const colon = target.lastIndexOf(":");
-  const line = `sticky ${localAddress}\n`;
-  return new Promise<Version>((resolve, reject) => {
-    const socket = createConnection({
-      host: target.slice(0, colon),
-      port: Number(target.slice(colon + 1)),
-      localAddress,
-    });
-    let reply = "";
-    socket.setTimeout(timeoutMs, () => {
-      socket.destroy();
-      reject(new Error(`${localAddress}: no reply within ${timeoutMs} ms`));
-    });
-    socket.on("data", (chunk: Buffer) => {
-      reply += chunk.toString();
-      if (!reply.endsWith("\n")) return;
-      socket.end();
-      if (reply === `one ${line}`) resolve("one");
-      else if (reply === `two ${line}`) resolve("two");
-      else reject(new Error(`${localAddress}: unexpected reply ${JSON.stringify(reply)}`));
-    });
-    socket.once("error", (error) => reject(new Error(`${localAddress}: ${error.message}`)));
-    socket.once("connect", () => socket.write(line));
-  });
-}
-
 /** Every address connects once (`concurrency` at a time); "" for a client that failed. */
 async function versionsOf(
   target: string,
@@ -313,7 +286,7 @@ async function versionsOf(
     while (next < addresses.length) {
       const i = next++;
       try {
-        versions[i] = await versionFrom(target, addresses[i] as string);
+        versions[i] = await probePrefix(target, 5000, addresses[i]);
       } catch (error) {
         firstError ??= (error as Error).message;
       }
@@ -327,7 +300,6 @@ async function versionsOf(
 export async function runStickyCheck(
   ctx: PeerContext,
   plan: StickyPlan,
-  waitForWeights: (gateway: RunningGateway, weights: Weights) => Promise<number | undefined>,
   log: (line: string) => void,
 ): Promise<{ addresses: string[]; phases: StickyPhaseResult[] }> {
   const addresses = stickyAddresses(plan.clients);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type CpuProfile, inclusiveTimes, selfTimes, shortUrl } from "../../bench/cpuProfile";
+import { parseReloadsTotal } from "../../bench/gatewayMetrics";
 import { isEchoReply, splitTarget } from "../../bench/halfClose";
 import { parseLoadgenLine } from "../../bench/loadgen";
 import {
@@ -10,7 +11,6 @@ import {
   weightedServers,
 } from "../../bench/peers";
 import { checkSplit } from "../../bench/phases";
-import { parseReloadsTotal } from "../../bench/reload";
 import { validateRouteFile } from "../../contract/routeFile";
 
 describe("cpu profile summary", () => {

@@ -11,13 +11,12 @@ import {
   drainProblems,
   type EchoReport,
   maxPerWindow,
-  metricSamples,
   parseClientEvent,
   parseDrainLog,
   parseEchoReport,
-  routeGauges,
   summarizeDrain,
 } from "../../bench/drainCheck";
+import { metricSamples, routeGauges } from "../../bench/gatewayMetrics";
 import { gatewayRoutes } from "../../bench/peers";
 import { validateRouteFile } from "../../contract/routeFile";
 

@@ -1,11 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { parseRouteWeights } from "../../bench/gatewayMetrics";
 import { FRONT_SOURCES, frontConfig, type HopSample, summarizeHop } from "../../bench/hopCost";
-import {
-  parseRouteWeights,
-  type ShiftResult,
-  shiftProblems,
-  shiftWeights,
-} from "../../bench/shiftCheck";
+import { type ShiftResult, shiftProblems, shiftWeights } from "../../bench/shiftCheck";
 
 describe("shift check", () => {
   it("moves v2 from 50 to 100 and back in steps of 5: 20 changes, v1 at 0 on the way", () => {
