@@ -22,6 +22,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { EXIT_CODES } from "../contract/exitCodes";
 import { DATA_PATHS, type DataPath, isDataPath } from "../dataplane/gateway/gatewayConnection";
 import {
   BACKEND_HOSTS,
@@ -350,7 +351,14 @@ async function profileGateway(
 
 /** Runs the benchmark; resolves false when any connection failed or a check did not pass. */
 async function main(): Promise<boolean> {
-  const options = parseOptions(process.argv.slice(2));
+  let options: Options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    // parseArgs' own errors (an unknown flag) and ours: a bad command line, nothing ran.
+    process.stderr.write(`bench: ${(error as Error).message} (see bench/README.md)\n`);
+    process.exit(EXIT_CODES.usage);
+  }
   installCleanup();
   if (options.shiftCheck) return shiftCheckMain(options);
   if (options.drainCheck) return drainCheckMain(options);

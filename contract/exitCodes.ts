@@ -1,6 +1,6 @@
 /**
- * Exit codes of every tcp-shift command (gateway, echo, verify, start, render, shift, cluster):
- * one meaning per number, whichever program a script or supervisor runs.
+ * Exit codes of every tcp-shift command (gateway, echo, verify, start, render, shift, cluster,
+ * bench): one meaning per number, whichever program a script or supervisor runs.
  */
 export const EXIT_CODES = {
   /** Done as asked. */

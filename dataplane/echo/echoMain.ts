@@ -17,7 +17,12 @@ async function main(): Promise<void> {
   try {
     args = parseEchoArgs(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${ECHO_USAGE}\n`);
+    const message = (error as Error).message;
+    if (!message) {
+      process.stdout.write(`${ECHO_USAGE}\n`);
+      process.exit(EXIT_CODES.ok);
+    }
+    process.stderr.write(`${message}\n${ECHO_USAGE}\n`);
     process.exit(EXIT_CODES.usage);
   }
   const level = process.env.LOG_LEVEL ?? "info";

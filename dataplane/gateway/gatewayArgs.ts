@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { parseHostPort } from "../../contract/hostPort";
 import { UserError } from "../../contract/userError";
+import { USAGE_ERROR_CODE } from "../shared/commandFlags";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../shared/jsonLogger";
 import { DEFAULT_ADMIN_ADDRESS } from "./adminServer";
 import { DATA_PATHS, type DataPath, isDataPath } from "./gatewayConnection";
@@ -56,25 +57,26 @@ export function parseGatewayArgs(argv: string[], env: NodeJS.ProcessEnv = {}): G
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new UserError("E_USAGE", (error as Error).message);
+    throw new UserError(USAGE_ERROR_CODE, (error as Error).message);
   }
-  if (values.help) throw new UserError("E_USAGE", "");
+  // An empty message: the usage alone, on stdout, exit 0.
+  if (values.help) throw new UserError(USAGE_ERROR_CODE, "");
   const config = values.config;
   if (typeof config !== "string" || config === "")
-    throw new UserError("E_USAGE", "--config FILE is required");
+    throw new UserError(USAGE_ERROR_CODE, "--config FILE is required");
   const admin = String(values.admin);
   parseHostPort(admin, "--admin");
   const drainSeconds = Number(values["drain-seconds"]);
   if (!Number.isFinite(drainSeconds) || drainSeconds < 0)
-    throw new UserError("E_USAGE", "--drain-seconds must be a number >= 0");
+    throw new UserError(USAGE_ERROR_CODE, "--drain-seconds must be a number >= 0");
   const logLevel = values["log-level"];
   if (!isLogLevel(logLevel))
-    throw new UserError("E_USAGE", `--log-level must be one of ${LOG_LEVELS.join("|")}`);
+    throw new UserError(USAGE_ERROR_CODE, `--log-level must be one of ${LOG_LEVELS.join("|")}`);
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
-    throw new UserError("E_USAGE", `--workers must be an integer from 1 to ${MAX_WORKERS}`);
+    throw new UserError(USAGE_ERROR_CODE, `--workers must be an integer from 1 to ${MAX_WORKERS}`);
   const dataPath = values["data-path"];
   if (dataPath !== undefined && !isDataPath(dataPath))
-    throw new UserError("E_USAGE", `--data-path must be one of ${DATA_PATHS.join("|")}`);
+    throw new UserError(USAGE_ERROR_CODE, `--data-path must be one of ${DATA_PATHS.join("|")}`);
   return { config, admin, drainSeconds, logLevel, workers, dataPath };
 }

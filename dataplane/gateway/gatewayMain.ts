@@ -70,8 +70,13 @@ async function main(): Promise<void> {
     args = parseGatewayArgs(process.argv.slice(2), process.env);
   } catch (error) {
     const message = (error as Error).message;
-    process.stderr.write(message ? `${message}\n${GATEWAY_USAGE}\n` : `${GATEWAY_USAGE}\n`);
-    process.exit(message ? EXIT_CODES.usage : EXIT_CODES.ok);
+    if (!message) {
+      // --help: the usage on stdout, as every other command prints its help.
+      process.stdout.write(`${GATEWAY_USAGE}\n`);
+      process.exit(EXIT_CODES.ok);
+    }
+    process.stderr.write(`${message}\n${GATEWAY_USAGE}\n`);
+    process.exit(EXIT_CODES.usage);
   }
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const logger = createLogger({

@@ -10,11 +10,11 @@ import { DEFAULT_PREFIXES, type VersionPrefixes } from "../../contract/versions"
 /** Error code of bad command-line arguments (exit 2: nothing was started or changed). */
 export const USAGE_ERROR_CODE = "E_USAGE";
 
-/** `5s`, `500ms`, `1.5s`, `1m` to milliseconds; `undefined` for anything else. */
+/** `5s`, `500ms`, `1.5s`, `1m`, `2h` to milliseconds; `undefined` for anything else. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
   if (!match) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000 }[match[2] as "ms" | "s" | "m"];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
   return Math.round(Number(match[1]) * unit);
 }
 

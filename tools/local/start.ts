@@ -37,7 +37,7 @@ Options:
                 runs in the project root)
   --admin HOST:PORT
                 serve the gateway's /healthz, /readyz and /metrics there, as the deployed
-                gateway's admin port does (e.g. 127.0.0.1:9901, for npm run shift --metrics;
+                gateway's admin port does (e.g. 127.0.0.1:9901, for npm run shift -- --metrics;
                 port 0 lets the OS choose; default: not served)
   -h, --help    print this help
 

@@ -19,6 +19,11 @@ describe("echoMain arguments (Istio image compatible)", () => {
   ])("rejects %j", (argv, message) => {
     expect(() => parseEchoArgs(argv)).toThrow(message);
   });
+
+  it("asks for the usage alone (an empty message) on --help and -h", () => {
+    for (const flag of ["--help", "-h"])
+      expect(() => parseEchoArgs([flag])).toThrow(expect.objectContaining({ message: "" }));
+  });
 });
 
 describe("echoMain process", () => {

@@ -232,6 +232,7 @@ describe("parseVerifyArgs", () => {
     expect(args).toMatchObject({ connections: 50, timeoutMs: 500, expectV2: 20, json: true });
     expect(parseDuration("1.5s")).toBe(1500);
     expect(parseDuration("2m")).toBe(120_000);
+    expect(parseDuration("24h")).toBe(86_400_000);
     expect(parseDuration("5")).toBeUndefined();
   });
 
