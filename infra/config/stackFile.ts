@@ -2,7 +2,7 @@
  * Reading `Pulumi.<stack>.yaml` without the Pulumi CLI: render, local mode and the stack-file
  * tests load config the same way the CLI would hand it to the program.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { UserError } from "../../contract/userError";
@@ -10,6 +10,21 @@ import { projectKeys } from "./config";
 
 /** Error code for a stack file that cannot be read or parsed. */
 export const STACK_FILE_ERROR_CODE = "E_STACK_FILE";
+
+/** A stack file's name, `Pulumi.<stack>.yaml`; group 1 is the stack. */
+export const STACK_FILE_NAME = /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/;
+
+/** The stacks that have a stack file in `dir`, sorted; none when `dir` cannot be read. */
+export function stacksIn(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .map((name) => STACK_FILE_NAME.exec(name)?.[1])
+      .filter((stack): stack is string => stack !== undefined)
+      .sort();
+  } catch {
+    return [];
+  }
+}
 
 /** Path of the stack file of `stack` in the project directory `dir`. */
 export function stackFilePath(stack: string, dir = process.cwd()): string {

@@ -5,10 +5,9 @@
  * `tsx tools/ci/changedStacks.ts <base-ref> [head-ref]` prints a JSON list for a workflow matrix.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
 import { EXIT_CODES } from "../../contract/exitCodes";
+import { STACK_FILE_NAME, stacksIn } from "../../infra/config/stackFile";
 
-const STACK_FILE = /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/;
 /** Files that cannot change what `pulumi preview` shows. */
 const NO_PREVIEW = [
   /\.md$/,
@@ -23,19 +22,11 @@ const NO_PREVIEW = [
   /^\.gitignore$/,
 ];
 
-/** Stack names that have a stack file in `dir`, sorted. */
-export function listStacks(dir = "."): string[] {
-  return readdirSync(dir)
-    .map((file) => STACK_FILE.exec(file)?.[1])
-    .filter((stack): stack is string => stack !== undefined)
-    .sort();
-}
-
 /** The stacks among `stacks` that `changedFiles` (repo-relative paths) can affect. */
 export function stacksToPreview(changedFiles: string[], stacks: string[]): string[] {
   const selected = new Set<string>();
   for (const file of changedFiles) {
-    const stack = STACK_FILE.exec(file)?.[1];
+    const stack = STACK_FILE_NAME.exec(file)?.[1];
     if (stack !== undefined) {
       if (stacks.includes(stack)) selected.add(stack);
       continue;
@@ -56,7 +47,7 @@ function main(argv: string[]): void {
     encoding: "utf8",
   });
   const files = diff.split("\n").filter((line) => line !== "");
-  process.stdout.write(`${JSON.stringify(stacksToPreview(files, listStacks()))}\n`);
+  process.stdout.write(`${JSON.stringify(stacksToPreview(files, stacksIn(".")))}\n`);
 }
 
 if (require.main === module) main(process.argv.slice(2));

@@ -12,7 +12,7 @@
  * `startLocalStack()` holds all of it so tests drive it in-process; `start.ts` is the CLI.
  */
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { basename, dirname } from "node:path";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -43,6 +43,7 @@ import {
   STACK_FILE_ERROR_CODE,
   secureValueStandIn,
   stackFilePath,
+  stacksIn,
 } from "../../infra/config/stackFile";
 import { PROJECT_NAME, VERSIONS, type Version } from "../../infra/constants";
 import { buildGatewayRoutes } from "../../infra/manifests/gatewayRoutes";
@@ -191,18 +192,6 @@ function readText(path: string): string | undefined {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new UserError(STACK_FILE_ERROR_CODE, `Cannot read stack file ${path}: ${String(error)}`);
-  }
-}
-
-/** The stacks whose files are in `dir` (`Pulumi.<stack>.yaml`), sorted. */
-export function stacksIn(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .map((name) => /^Pulumi\.(.+)\.yaml$/.exec(name)?.[1])
-      .filter((stack): stack is string => stack !== undefined)
-      .sort();
-  } catch {
-    return [];
   }
 }
 
