@@ -4,6 +4,7 @@
  * `METRICS_FRESH_MS` old instead of up to a second, see dataplane/gateway/adminServer.ts).
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { parsePrometheusText } from "../tools/shift/gatewayScrape";
 import type { RunningGateway } from "./peers";
 
 /** Epoch milliseconds with sub-millisecond precision. */
@@ -11,21 +12,14 @@ export function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** Samples of the metric whose name ends with `suffix` (Prometheus text). */
+/** Samples of the metric whose name ends with `suffix` (Prometheus text, parsed as `npm run shift` does). */
 export function metricSamples(
   text: string,
   suffix: string,
 ): { labels: Record<string, string>; value: number }[] {
-  const samples: { labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^(\w+?)(?:\{([^}]*)\})?\s+(\S+)$/.exec(line);
-    if (!match || !(match[1] as string).endsWith(suffix)) continue;
-    const labels: Record<string, string> = {};
-    for (const label of (match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g))
-      labels[label[1] as string] = label[2] as string;
-    samples.push({ labels, value: Number(match[3]) });
-  }
-  return samples;
+  return parsePrometheusText(text)
+    .filter((sample) => sample.name.endsWith(suffix))
+    .map(({ labels, value }) => ({ labels, value }));
 }
 
 /** `route` → weight from the gateway's `tcp_gateway_route_weight` samples. */
