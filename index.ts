@@ -62,6 +62,7 @@ function declareMeshRoutes(
   splitter: SplitterGateway | undefined,
   clb: Clb,
   providers: ClusterProviders,
+  waitSeconds: number,
 ): pulumi.Output<string> | undefined {
   const { app, routing } = settings;
   const target: RouteTarget = splitter
@@ -109,8 +110,11 @@ function declareMeshRoutes(
       ? {
           provisioned: {
             annotations: clb.annotations,
-            dataPlaneProvider: providers.dataPlane,
             ...(clb.address ? { address: clb.address } : {}),
+            ...(providers.dataPlaneKubeconfig
+              ? { dataPlaneKubeconfig: providers.dataPlaneKubeconfig }
+              : {}),
+            waitSeconds,
           },
         }
       : {}),
@@ -159,7 +163,7 @@ function deployTcpShift(
   }
 
   const splitter = splitterGateway(settings, secrets, providers);
-  const provisionedHost = declareMeshRoutes(settings, splitter, clb, providers);
+  const provisionedHost = declareMeshRoutes(settings, splitter, clb, providers, serviceWaitSeconds);
   if (settings.mode === "asm") {
     return new AsmIngress(`${app.name}-ingress`, {
       config: { appName: app.name, ingress: settings.ingress, clusterId: settings.clusterId },

@@ -7,6 +7,12 @@
  *   in `data` (ports, `serviceType`, `serviceAnnotations`, `podLabels` copied); later spec changes
  *   are synced, deleting the IstioGateway deletes both. Pods are labelled `app: istio-<name>`,
  *   `istio: <name>` (`ingressgateway` gives Istio's usual `istio: ingressgateway`).
+ * - Istio's gateway deployment controller (REFERENCE section 9; istio mode): a Gateway API
+ *   `Gateway` of class `istio` in `data` without `spec.addresses` makes, after `asmDelayMs`, the
+ *   LoadBalancer Service `<gateway>-istio` in the Gateway's namespace (ports from the listeners,
+ *   `spec.infrastructure` annotations and labels copied, owned by the Gateway); later spec
+ *   changes are synced, deleting the Gateway deletes it. A Gateway in `mesh` (asm mode binds to
+ *   ASM's own gateway through `spec.addresses`) gets none: no Istio runs there.
  * - ACK's cloud controller: every LoadBalancer Service in `data` gets, after `ccmDelayMs`,
  *   `status.loadBalancer.ingress[0].ip` from TEST-NET-1 (192.0.2.0/24, RFC 5737); a Service
  *   annotated with a CLB id always gets the same address for that id (a reused CLB).
@@ -56,6 +62,12 @@ export const ASM_EMULATED_LABEL = "tcp-shift.testbed/emulated-by";
 export const LOAD_BALANCER_NET = "192.0.2";
 const CLB_ID_ANNOTATION = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-id";
 const ISTIO_GATEWAYS = "/apis/istio.alibabacloud.com/v1beta1/istiogateways";
+/** Field manager of what the Istio gateway controller stand-in writes. */
+export const ISTIO_GATEWAY_EMULATOR_MANAGER = "istio-gateway-emulator";
+/** The GatewayClass Istio's gateway deployment controller serves. */
+export const ISTIO_GATEWAY_CLASS = "istio";
+const GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1";
+const GATEWAY_API_GATEWAYS = `/apis/${GATEWAY_API_VERSION}/gateways`;
 
 function log(level: "info" | "warn" | "error", message: string, fields: object = {}): void {
   process.stdout.write(
@@ -173,6 +185,62 @@ export function asmGatewayObjects(gateway: KubeObject): { deployment: object; se
   return { deployment, service };
 }
 
+interface GatewayApiGatewaySpec {
+  gatewayClassName?: string;
+  addresses?: unknown[];
+  listeners?: Array<{ name?: string; port: number; protocol?: string }>;
+  infrastructure?: { annotations?: Record<string, string>; labels?: Record<string, string> };
+}
+
+/**
+ * The Service Istio's gateway deployment controller makes for a Gateway API `Gateway` of class
+ * `istio`: `<gateway>-istio`, LoadBalancer, the status port and one port per listener port,
+ * `spec.infrastructure` annotations and labels copied, owned by the Gateway. Undefined for a
+ * Gateway Istio deploys nothing for: another class, or bound to an existing gateway
+ * (`spec.addresses`).
+ */
+export function istioGatewayService(gateway: KubeObject): object | undefined {
+  const spec = (gateway.spec ?? {}) as GatewayApiGatewaySpec;
+  if (spec.gatewayClassName !== ISTIO_GATEWAY_CLASS) return undefined;
+  if ((spec.addresses ?? []).length > 0) return undefined;
+  const { name, namespace = "default", uid } = gateway.metadata;
+  const selector = { "gateway.networking.k8s.io/gateway-name": name };
+  const ports = [{ name: "status-port", port: 15021, appProtocol: "tcp", protocol: "TCP" }];
+  for (const [index, listener] of (spec.listeners ?? []).entries()) {
+    if (ports.some((port) => port.port === listener.port)) continue;
+    const protocol = (listener.protocol ?? "TCP").toLowerCase();
+    ports.push({
+      name: listener.name || `${protocol}-${index}`,
+      port: listener.port,
+      appProtocol: protocol,
+      protocol: "TCP",
+    });
+  }
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: `${name}-${ISTIO_GATEWAY_CLASS}`,
+      namespace,
+      labels: {
+        ...(spec.infrastructure?.labels ?? {}),
+        ...selector,
+        "istio.io/gateway-name": name,
+        [ASM_EMULATED_LABEL]: ISTIO_GATEWAY_EMULATOR_MANAGER,
+      },
+      annotations: { ...(spec.infrastructure?.annotations ?? {}) },
+      ...(uid
+        ? {
+            ownerReferences: [
+              { apiVersion: "gateway.networking.k8s.io/v1beta1", kind: "Gateway", name, uid },
+            ],
+          }
+        : {}),
+    },
+    spec: { type: "LoadBalancer", selector, ports },
+  };
+}
+
 /** Runs every stand-in until `stop()`. */
 export class CloudEmulator {
   private readonly data: KubeClient;
@@ -183,6 +251,8 @@ export class CloudEmulator {
   private readonly addresses = new AddressPool();
   /** IstioGateways (by uid) whose first sync is due or done. */
   private readonly gatewaysSeen = new Set<string>();
+  /** Gateway API Gateways (by uid) whose Service Istio's stand-in made or is about to make. */
+  private readonly gatewayApiSeen = new Set<string>();
   private relay?: Server;
   private podCounter = 0;
 
@@ -197,6 +267,8 @@ export class CloudEmulator {
       this.watch(this.data, "/api/v1/pods", (type, pod) => this.onPod(type, pod)),
       this.watch(this.data, "/api/v1/services", (type, svc) => this.onService(type, svc)),
       this.watch(this.mesh, ISTIO_GATEWAYS, (type, gw) => this.onIstioGateway(type, gw)),
+      // data only: Istio runs in the istio-mode cluster, not on ASM's control plane.
+      this.watch(this.data, GATEWAY_API_GATEWAYS, (type, gw) => this.onGatewayApiGateway(type, gw)),
     ]);
     if (this.config.alternateDataPort) await this.startRelay();
     writeFileSync(this.config.readyFile, `${process.pid}\n`);
@@ -461,6 +533,44 @@ export class CloudEmulator {
     await this.data.delete(objectPath("v1", "services", namespace, name));
     await this.data.delete(objectPath("apps/v1", "deployments", namespace, name));
     log("info", "ASM gateway removed from the data cluster", { service: `${namespace}/${name}` });
+  }
+
+  // -- Istio's gateway deployment controller ------------------------------------------------
+
+  private onGatewayApiGateway(type: string, gateway: KubeObject): void {
+    const { name, namespace = "default", uid = name } = gateway.metadata;
+    const service = type === "DELETED" ? undefined : istioGatewayService(gateway);
+    const servicePath = objectPath("v1", "services", namespace, `${name}-${ISTIO_GATEWAY_CLASS}`);
+    if (!service) {
+      // The garbage collector would remove it through the owner reference; do not wait for it.
+      if (this.gatewayApiSeen.delete(uid)) {
+        this.later(500, `istio-gateway-delete ${uid}`, async () => {
+          const current = await this.data.find(servicePath);
+          const owners = (current?.metadata as { ownerReferences?: Array<{ uid: string }> })
+            ?.ownerReferences;
+          if (owners?.some((owner) => owner.uid === uid)) {
+            await this.data.delete(servicePath);
+            log("info", "Istio gateway Service removed", { service: `${namespace}/${name}` });
+          }
+        });
+      }
+      return;
+    }
+    // The first deployment takes a while (the gateway's pods start first); later changes are quick.
+    const first = !this.gatewayApiSeen.has(uid);
+    this.gatewayApiSeen.add(uid);
+    this.later(first ? this.config.asmDelayMs : 500, `istio-gateway-sync ${uid}`, async () => {
+      const path = objectPath(GATEWAY_API_VERSION, "gateways", namespace, name);
+      const current = await this.data.find(path);
+      if (!current || current.metadata.uid !== uid) return;
+      const wanted = istioGatewayService(current);
+      if (!wanted) return;
+      await this.data.apply(servicePath, wanted, ISTIO_GATEWAY_EMULATOR_MANAGER);
+      log("info", "Istio gateway Service deployed", {
+        gateway: `${namespace}/${name}`,
+        service: `${namespace}/${name}-${ISTIO_GATEWAY_CLASS}`,
+      });
+    });
   }
 
   // -- a second endpoint of the data API server ---------------------------------------------

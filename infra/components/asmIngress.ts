@@ -1,10 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { UserError } from "../../contract/userError";
-import { readServiceOverHttps } from "../cluster/kubeRequest";
-import { programHost } from "../cluster/programHost";
-import { awaitServiceAddress, DEFAULT_SERVICE_WAIT_SECONDS } from "../cluster/serviceAddress";
-import { ACCESS_ENV, SERVICE_WAIT_ENV } from "../config/clusterAccess";
+import { ACCESS_ENV } from "../config/clusterAccess";
 import { ISTIO_SYSTEM_NAMESPACE } from "../constants";
 import {
   type AsmIngressConfig,
@@ -12,6 +8,7 @@ import {
   asmIngressGatewayName,
   asmIngressServiceName,
 } from "../manifests/ingressManifests";
+import { provisionedServiceAddress } from "./provisionedServiceAddress";
 
 /** Arguments of {@link AsmIngress}. */
 export interface AsmIngressArgs {
@@ -64,44 +61,20 @@ export class AsmIngress extends pulumi.ComponentResource {
     args: AsmIngressArgs,
   ): pulumi.Output<string> {
     const { appName, clusterId } = args.config;
-    if (!args.dataPlaneKubeconfig) {
-      throw new pulumi.RunError(
-        `asm mode with clb controller reads the gateway's address from the ACK cluster and needs its kubeconfig (${ACCESS_ENV.kubeconfig} or ${ACCESS_ENV.clusterId})`,
-      );
-    }
-    const service = asmIngressServiceName(appName);
-    const gatewayName = `${ISTIO_SYSTEM_NAMESPACE}/${asmIngressGatewayName(appName)}`;
-    const read = programHost().readService ?? readServiceOverHttps;
-    // gateway.id is unknown in the preview of a fresh stack: the address is then unknown too.
-    const address = pulumi
-      .all([gateway.id, args.dataPlaneKubeconfig])
-      .apply(async ([, kubeconfig]) => {
-        const readOnce = () => read(kubeconfig, ISTIO_SYSTEM_NAMESPACE, service);
-        if (pulumi.runtime.isDryRun()) {
-          const reading = await readOnce().catch(() => ({ found: false as const }));
-          return reading.found && reading.address ? reading.address : (pulumi.unknown as string);
-        }
-        try {
-          return await awaitServiceAddress({
-            read: readOnce,
-            service: `${ISTIO_SYSTEM_NAMESPACE}/${service}`,
-            cluster: `ACK cluster ${clusterId}`,
-            creator: `ASM (IstioGateway ${gatewayName})`,
-            checks: [
-              `the IstioGateway's clusterIds lists ${clusterId}, and that cluster is added to the ASM instance`,
-              `its status and events in the ASM console (ASM Gateways), and kubectl -n ${ISTIO_SYSTEM_NAMESPACE} get deploy,svc,events in the ACK cluster`,
-              "the cloud controller's events on the Service (CLB quota, the annotations, the vSwitch)",
-              `a slower region: raise ${SERVICE_WAIT_ENV} (default ${DEFAULT_SERVICE_WAIT_SECONDS})`,
-            ],
-            timeoutSeconds: args.waitSeconds,
-            log: (message) => pulumi.log.info(message, gateway),
-          });
-        } catch (error) {
-          if (error instanceof UserError) throw new pulumi.RunError(error.message);
-          throw error;
-        }
-      });
-    // Read with the (secret) kubeconfig, but an address is no secret.
-    return pulumi.unsecret(address);
+    return provisionedServiceAddress({
+      owner: gateway,
+      namespace: ISTIO_SYSTEM_NAMESPACE,
+      name: asmIngressServiceName(appName),
+      kubeconfig: args.dataPlaneKubeconfig,
+      missingKubeconfig: `asm mode with clb controller reads the gateway's address from the ACK cluster and needs its kubeconfig (${ACCESS_ENV.kubeconfig} or ${ACCESS_ENV.clusterId})`,
+      cluster: `ACK cluster ${clusterId}`,
+      creator: `ASM (IstioGateway ${ISTIO_SYSTEM_NAMESPACE}/${asmIngressGatewayName(appName)})`,
+      checks: [
+        `the IstioGateway's clusterIds lists ${clusterId}, and that cluster is added to the ASM instance`,
+        `its status and events in the ASM console (ASM Gateways), and kubectl -n ${ISTIO_SYSTEM_NAMESPACE} get deploy,svc,events in the ACK cluster`,
+        "the cloud controller's events on the Service (CLB quota, the annotations, the vSwitch)",
+      ],
+      waitSeconds: args.waitSeconds,
+    });
   }
 }

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { ACCESS_ENV } from "../config/clusterAccess";
 import type { IstioNetworkingApiVersion } from "../constants";
 import {
   type GatewayApiRoutesConfig,
@@ -9,7 +10,7 @@ import {
 } from "../manifests/gatewayApiManifests";
 import { gatewayProxyProtocolRule, istioApiVersionAliases } from "../manifests/meshManifests";
 import { objectNames } from "../manifests/objectNames";
-import { loadBalancerHost } from "./loadBalancerHost";
+import { provisionedServiceAddress } from "./provisionedServiceAddress";
 
 /** Arguments of {@link GatewayApiRoutes}. */
 export interface GatewayApiRoutesArgs {
@@ -32,10 +33,15 @@ export interface GatewayApiRoutesArgs {
   provisioned?: {
     /** CLB annotations (from `Clb`). */
     annotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** The data-plane cluster, where Istio creates the Service. */
-    dataPlaneProvider: k8s.Provider;
-    /** The CLB's address when known; otherwise read from the Service Istio creates. */
+    /**
+     * The CLB's address when known (created or reused); otherwise it is read from the Service
+     * Istio creates, once the cloud controller has assigned it.
+     */
     address?: pulumi.Output<string>;
+    /** Kubeconfig (secret) of the cluster: needed to read that Service when `address` is unset. */
+    dataPlaneKubeconfig?: pulumi.Output<string>;
+    /** How long `up` waits for Istio's Service and its address. */
+    waitSeconds: number;
   };
   /**
    * Make the ingress Envoy send a PROXY header to the splitter (`gatewayProxyProtocol` with
@@ -49,6 +55,10 @@ export interface GatewayApiRoutesArgs {
  * The Gateway API variant of the tutorial (Istio's `samples/tcp-echo/gateway-api/`): a `Gateway`
  * with a TCP listener on the ingress port and a `TCPRoute` that carries the weights. A change of
  * `weightV2` changes the TCPRoute's `spec` only: an in-place update.
+ *
+ * istio mode without a known CLB address (`clb: controller`): `host` comes from the Service Istio
+ * deploys for the Gateway. `up` waits for it and its address (bounded, with progress); a preview
+ * reads it once and leaves the address unknown when it is not there yet.
  */
 export class GatewayApiRoutes extends pulumi.ComponentResource {
   /** Name of the TCPRoute that carries the weights (or the fixed route). */
@@ -86,17 +96,37 @@ export class GatewayApiRoutes extends pulumi.ComponentResource {
     this.tcpRouteName = route.metadata.name;
     const provisioned = args.provisioned;
     if (provisioned) {
-      const serviceName = objectNames(config.app.name).provisionedGateway(config.gatewayClassName);
-      this.host =
-        provisioned.address ??
-        loadBalancerHost(
-          k8s.core.v1.Service.get(`${name}-service`, `${config.app.namespace}/${serviceName}`, {
-            parent: this,
-            provider: provisioned.dataPlaneProvider,
-            dependsOn: [gateway],
-          }),
-        );
+      this.host = provisioned.address ?? this.serviceAddress(gateway, config, provisioned);
     }
     this.registerOutputs({ tcpRouteName: this.tcpRouteName, host: this.host });
+  }
+
+  /** The address of the Service Istio deploys for the Gateway, once it exists and has one. */
+  private serviceAddress(
+    gateway: k8s.apiextensions.CustomResource,
+    config: GatewayApiRoutesConfig,
+    provisioned: NonNullable<GatewayApiRoutesArgs["provisioned"]>,
+  ): pulumi.Output<string> {
+    const { namespace } = config.app;
+    const className = config.gatewayClassName;
+    const names = objectNames(config.app.name);
+    const gatewayName = names.gatewayApiGateway;
+    const serviceName = names.provisionedGateway(className);
+    return provisionedServiceAddress({
+      owner: gateway,
+      namespace,
+      name: serviceName,
+      kubeconfig: provisioned.dataPlaneKubeconfig,
+      missingKubeconfig: `istio mode with routingApi gateway-api and clb controller reads the gateway's address from the Service Istio creates (${namespace}/${serviceName}) and needs the cluster's kubeconfig: set ${ACCESS_ENV.kubeconfig} (or tcp-shift:kubeconfig), ${ACCESS_ENV.clusterId} for an ACK cluster, or KUBECONFIG; or set clb to create or reuse, whose address is known`,
+      cluster: "the data-plane cluster",
+      creator: `Istio (Gateway ${namespace}/${gatewayName}, class ${className})`,
+      checks: [
+        `kubectl -n ${namespace} get gateway ${gatewayName} -o yaml: its status conditions (Accepted, Programmed) say why Istio deployed nothing`,
+        `the GatewayClass ${className} exists and its controllerName is istio.io/gateway-controller (Istio installs the class istio)`,
+        `kubectl -n ${namespace} get deploy,svc,events`,
+        "the cloud controller's events on the Service (CLB quota, the annotations, the vSwitch)",
+      ],
+      waitSeconds: provisioned.waitSeconds,
+    });
   }
 }

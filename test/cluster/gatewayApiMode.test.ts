@@ -5,7 +5,9 @@
  * and the TCPRoute where they belong and the Gateway API CRDs' schemas accept them; a weight
  * change is one in-place update of the TCPRoute (the Gateway, its listener, is not touched); a
  * switch of `tcpRouteApiVersion` is an update too, not a replace; `destroy` removes what `up`
- * made and nothing else.
+ * made and nothing else. In istio mode with `clb: controller` the address is that of the Service
+ * Istio deploys for the Gateway (emulated, `testbed/emulator.ts`), which appears only seconds
+ * after `up` declared the Gateway: a fresh stack's preview and the first `up` must not need it.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { KubeApiError } from "../../testbed/kubeClient";
@@ -16,6 +18,7 @@ import {
   expectUnchanged,
   find,
   get,
+  loadBalancerIp,
   type PulumiProject,
   recordTiming,
   SCENARIOS,
@@ -142,6 +145,13 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
         expect((perVersion.spec as { ports: Array<{ port: number }> }).ports[0]?.port).toBe(9000);
       }
       expect(await istioObjectsOf(namespace, app)).toEqual([]);
+      // Bound to ASM's gateway (spec.addresses): nothing deploys a gateway of its own for it.
+      for (const role of ["data", "mesh"] as const) {
+        expect(
+          await find(role, "v1", "services", namespace, `${gatewayName}-istio`),
+          role,
+        ).toBeUndefined();
+      }
       expect((await project.outputs()).ingressHost).toMatch(/^192\.0\.2\.\d+$/);
     });
 
@@ -283,7 +293,23 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
         undefined,
       );
       expect(await istioObjectsOf(istioNamespace, istioApp)).toEqual([]);
-      expect((await project.outputs()).ingressHost).toMatch(/^192\.0\.2\.\d+$/);
+      const { ingressHost } = await project.outputs();
+      expect(ingressHost).toMatch(/^192\.0\.2\.\d+$/);
+      // The Service Istio deploys for the Gateway is bound to the created CLB: the same address.
+      const provisioned = await eventually("the address of Istio's gateway Service", async () => {
+        const service = await find(
+          "data",
+          "v1",
+          "services",
+          istioNamespace,
+          `${gatewayName}-istio`,
+        );
+        return service && loadBalancerIp(service) ? service : undefined;
+      });
+      expect(provisioned.metadata.annotations).toMatchObject({
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-id": clbId,
+      });
+      expect(loadBalancerIp(provisioned)).toBe(ingressHost);
 
       await project.config({ weightV2: "20" });
       const { steps } = await project.preview(["--diff"]);
@@ -297,6 +323,84 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
     it("destroy removes what up created and nothing else", async () => {
       await project.ok(["destroy", "--yes", "--skip-preview"]);
       expect(await project.stateResources()).toEqual([]);
+      await eventually("Istio to remove the gateway's Service", async () =>
+        (await find("data", "v1", "services", istioNamespace, `${gatewayName}-istio`))
+          ? undefined
+          : true,
+      );
+      await expectUnchanged("gatewayApi", before);
+    });
+  });
+
+  describe("istio mode, clb controller: the address of the Service Istio deploys for the Gateway", () => {
+    const ctlApp = `${app}-ctl`;
+    const ctlNamespace = `${namespace}-ctl`;
+    const gatewayName = `${ctlApp}-gateway`;
+    const serviceName = `${gatewayName}-istio`;
+    let project: PulumiProject;
+    let before: Snapshot;
+
+    beforeAll(async () => {
+      ({ project, before } = await startScenario(
+        "gatewayApi",
+        "istio-controller",
+        {
+          mode: "istio",
+          clb: "controller",
+          appName: ctlApp,
+          namespace: ctlNamespace,
+          routingApi: "gateway-api",
+        },
+        { namespaces: [["data", ctlNamespace]] },
+      ));
+    });
+
+    it("a fresh stack's preview succeeds, the address unknown until Istio made the Service", async () => {
+      const preview = await project.ok(["preview"]);
+      expect(preview.stdout).toMatch(/ingressHost\s*:\s*\[unknown\]/);
+      expect(await find("data", "v1", "services", ctlNamespace, serviceName)).toBeUndefined();
+    });
+
+    it("the first up succeeds although Istio creates the Service only later; ingressHost is its address", async () => {
+      const up = await project.up();
+      recordTiming(`gateway-api istio controller: first up ${up.seconds.toFixed(1)} s`);
+      // The bounded wait reported its progress, then the address.
+      expect(up.stdout).toContain(
+        `to create Service ${ctlNamespace}/${serviceName} in the data-plane cluster`,
+      );
+      expect(up.stdout).toMatch(
+        new RegExp(`${ctlNamespace}/${serviceName} has address 192\\.0\\.2\\.\\d+`),
+      );
+      const gateway = await get("data", GATEWAY_VERSION, "gateways", ctlNamespace, gatewayName);
+      const service = await get("data", "v1", "services", ctlNamespace, serviceName);
+      // Made by the controller after the Gateway, not by the stack.
+      expect(Date.parse(service.metadata.creationTimestamp as string)).toBeGreaterThan(
+        Date.parse(gateway.metadata.creationTimestamp as string),
+      );
+      expect((await project.stateResources()).map((r) => r.id)).not.toContain(
+        `${ctlNamespace}/${serviceName}`,
+      );
+      expect(service.spec).toMatchObject({ type: "LoadBalancer" });
+      expect((service.spec as { ports: Array<{ port: number }> }).ports.map((p) => p.port)).toEqual(
+        [15021, 31400],
+      );
+      expect(service.metadata.annotations).toMatchObject({
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet",
+      });
+      expect((await project.outputs()).ingressHost).toBe(loadBalancerIp(service));
+    });
+
+    it("a second preview changes nothing", async () => {
+      const { steps } = await project.preview();
+      expect(changes(steps)).toEqual([]);
+    });
+
+    it("destroy removes what up created and nothing else", async () => {
+      await project.ok(["destroy", "--yes", "--skip-preview"]);
+      expect(await project.stateResources()).toEqual([]);
+      await eventually("Istio to remove the gateway's Service", async () =>
+        (await find("data", "v1", "services", ctlNamespace, serviceName)) ? undefined : true,
+      );
       await expectUnchanged("gatewayApi", before);
     });
   });
