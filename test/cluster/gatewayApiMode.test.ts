@@ -249,8 +249,8 @@ describe.skipIf(skipReason())("real engine: routingApi gateway-api", () => {
     let before: Snapshot;
 
     beforeAll(async () => {
-      // clb create (the emulated alicloud provider): the address comes from the CLB, not from
-      // the Service Istio would deploy for the Gateway (no Istio control plane runs here).
+      // clb create (the emulated alicloud provider): the address comes from the CLB the stack
+      // creates; the Service the emulated Istio controller deploys for the Gateway is bound to it.
       ({ project, before } = await startScenario(
         "gatewayApi",
         "istio",
